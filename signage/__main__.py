@@ -1,0 +1,7 @@
+"""`python -m signage`."""
+
+import sys
+
+from signage.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The one exception tree of signage.
+
+    SignageError                 every refusal or failure the CLI turns into exit 1
+    ├── ConfigError              the board's config file: unknown key, bad value
+    ├── BulletinError            a bulletin or playlist entry: missing or bad field
+    ├── FeedRejected             a district feed refused: signature, rollback, expiry, shape
+    ├── FetchError               the network: unreachable, timeout, bad HTTP answer
+    ├── MediaError               a media file: unsupported, corrupt, over a limit
+    ├── StoreError               the local cache and its database
+    └── DisplayError             no screen to draw on, or the video driver refused
+
+Every message is one line naming the file or URL and the problem.
+"""
+
+from __future__ import annotations
+
+
+class SignageError(Exception):
+    """Base of every error signage raises on purpose."""
+
+
+class ConfigError(SignageError):
+    """The board's config is invalid."""
+
+
+class BulletinError(SignageError):
+    """A bulletin (from a feed, a playlist or the inbox) is invalid."""
+
+
+class FeedRejected(SignageError):
+    """A district feed was refused."""
+
+
+class FetchError(SignageError):
+    """A network fetch failed."""
+
+
+class MediaError(SignageError):
+    """A media file cannot be shown."""
+
+
+class StoreError(SignageError):
+    """The local store failed."""
+
+
+class DisplayError(SignageError):
+    """No display is available or it could not be opened."""

@@ -1,0 +1,1 @@
+"""Decoding media files: images (and, later, text files, PDF pages, video and audio)."""

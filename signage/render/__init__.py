@@ -1,0 +1,1 @@
+"""Layout and drawing: header, slides, ticker, transitions, typesetting (pygame-ce)."""

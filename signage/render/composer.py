@@ -1,0 +1,76 @@
+"""Turns a playable bulletin into ready slide surfaces, ahead of its turn, in a worker thread."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+import pygame
+
+from signage.engine import page_seconds
+from signage.errors import MediaError
+from signage.model import Kind, Playable
+from signage.render.fonts import FontBook, FontFiles
+from signage.render.layout import Layout
+from signage.render.slides import idle_slide, image_slide, text_pages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Slide:
+    """A bulletin composed for the frame: one surface per page and how long each stays."""
+
+    playable: Playable | None  # None: the idle slide
+    pages: tuple[pygame.Surface, ...]
+    seconds: tuple[float, ...]
+
+    @property
+    def key(self) -> tuple[str, int] | None:
+        b = self.playable.bulletin if self.playable else None
+        return (b.id, b.revision) if b else None
+
+
+def compose(playable: Playable, layout: Layout, fonts: FontBook) -> Slide:
+    """Draw every page of `playable`; raises `MediaError` when its media cannot be shown."""
+    bulletin = playable.bulletin
+    if bulletin.kind is Kind.TEXT:
+        pages = text_pages(bulletin, layout, fonts)
+        return Slide(playable, tuple(s for s, _ in pages), tuple(page_seconds(bulletin, [t for _, t in pages])))
+    if bulletin.kind is Kind.IMAGE:
+        assert playable.media_path is not None
+        slide = image_slide(bulletin, playable.media_path, layout, fonts)
+        return Slide(playable, (slide,), tuple(page_seconds(bulletin, [""])))
+    raise MediaError(f"{playable.media_path}: {bulletin.kind.value} bulletins are not playable yet (bulletin {bulletin.id})")
+
+
+class Composer:
+    """One worker thread with its own fonts; results are converted to the display's format on the caller's side."""
+
+    def __init__(self, layout: Layout, font_files: FontFiles, board_name: str, logo: pygame.Surface | None) -> None:
+        self.layout = layout
+        self.board_name = board_name
+        self.logo = logo.copy() if logo is not None else None
+        self._fonts: FontBook | None = None
+        self._font_files = font_files
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="composer")
+
+    def _book(self) -> FontBook:
+        if self._fonts is None:  # created in the worker, used only there
+            self._fonts = FontBook(self._font_files)
+        return self._fonts
+
+    def submit(self, playable: Playable) -> Future[Slide]:
+        return self._pool.submit(lambda: compose(playable, self.layout, self._book()))
+
+    def submit_idle(self, now: datetime) -> Future[Slide]:
+        def work() -> Slide:
+            surface = idle_slide(self.board_name, now, self.layout, self._book(), self.logo)
+            return Slide(None, (surface,), (60.0,))
+
+        return self._pool.submit(work)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,97 @@
+"""The frame: header, slide area and ticker on one surface, with crossfades; reports what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pygame
+
+from signage.render.fonts import FontBook
+from signage.render.header import Header
+from signage.render.layout import Layout
+from signage.render.ticker import Ticker
+
+
+class Frame:
+    """Owns the frame surface. `update(now, dt)` advances time and returns the dirty rectangles."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        fonts: FontBook,
+        board_name: str,
+        logo: pygame.Surface | None,
+        *,
+        ticker_speed: float | None = None,
+        transition_seconds: float = 0.6,
+        surface: pygame.Surface | None = None,
+    ) -> None:
+        self.layout = layout
+        self.surface = surface if surface is not None else pygame.Surface((layout.width, layout.height))
+        self.header = Header(layout.header, fonts, board_name, logo)
+        self.ticker = Ticker(layout.ticker, fonts, ticker_speed) if layout.ticker.height else None
+        self.transition_seconds = transition_seconds
+        self.slide: pygame.Surface | None = None
+        self._fade_from: pygame.Surface | None = None
+        self._fade_elapsed = 0.0
+        self._full = True  # the next update redraws and presents everything
+
+    @property
+    def animating(self) -> bool:
+        """Whether the next frames change without a new slide (ticker moving or a fade running)."""
+        return self._fade_from is not None or (self.ticker is not None and self.ticker.active)
+
+    def set_ticker(self, items: Sequence[str]) -> None:
+        if self.ticker is not None:
+            self.ticker.set_items(items)
+
+    def show(self, slide: pygame.Surface, *, fade: bool = True) -> None:
+        """Make `slide` current: crossfaded from the one on screen, or cut if there is none."""
+        if self.slide is not None and fade and self.transition_seconds > 0:
+            self._fade_from = self.slide
+            self._fade_elapsed = 0.0
+        else:
+            self._fade_from = None
+            self.surface.blit(slide, self.layout.slide)
+        self.slide = slide
+        self._full = self._full or self._fade_from is None
+
+    def update(self, now: datetime, dt: float) -> list[pygame.Rect] | None:
+        """Advance by `dt` seconds to `now`; the rectangles to present, or None for the whole frame."""
+        dirty: list[pygame.Rect] = []
+        if self._full:
+            self.header.draw(self.surface)
+            if self.slide is not None and self._fade_from is None:
+                self.surface.blit(self.slide, self.layout.slide)
+        clock = self.header.update(self.surface, now)
+        if clock is not None:
+            dirty.append(clock)
+        if self._fade_from is not None and self.slide is not None:
+            self._fade_elapsed += dt
+            progress = min(1.0, self._fade_elapsed / self.transition_seconds)
+            self.surface.blit(self._fade_from, self.layout.slide)
+            if progress >= 1.0:
+                self._fade_from = None
+                self.slide.set_alpha(None)
+                self.surface.blit(self.slide, self.layout.slide)
+            else:
+                self.slide.set_alpha(round(255 * _ease(progress)))
+                self.surface.blit(self.slide, self.layout.slide)
+                self.slide.set_alpha(None)
+            dirty.append(self.layout.slide)
+        if self.ticker is not None:
+            self.ticker.advance(dt)
+            dirty.append(self.ticker.draw(self.surface))
+        if self._full:
+            self._full = False
+            return None
+        return dirty
+
+    def invalidate(self) -> None:
+        """Redraw and present everything at the next update (after the output was lost or exposed)."""
+        self._full = True
+
+
+def _ease(t: float) -> float:
+    return t * t * (3 - 2 * t)  # smoothstep: no visible jolt at either end

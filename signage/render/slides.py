@@ -1,0 +1,156 @@
+"""Composing slides: a text bulletin's pages, an image with its caption, the idle slide.
+
+Each function draws one slide-area-sized surface, once; the frame then only blits it.
+They run in the composer's worker thread, so they touch no display surface.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pygame
+
+from signage.media.images import Picture, decode_image
+from signage.model import Bulletin, Priority
+from signage.render import theme
+from signage.render.fonts import FontBook
+from signage.render.layout import Layout
+from signage.render.typeset import Page, draw_lines, ellipsize, set_text, wrap
+from signage.vi import format_date
+
+
+def gradient(size: tuple[int, int], top: theme.RGB, bottom: theme.RGB) -> pygame.Surface:
+    """A vertical gradient, drawn as a 1-pixel column and scaled (cheap at any size)."""
+    column = pygame.Surface((1, 256))
+    for y in range(256):
+        t = y / 255
+        column.set_at((0, y), tuple(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+    return pygame.transform.smoothscale(column, size)
+
+
+def _badge(fonts: FontBook, label: str, size: int, colours: theme.SlideColours) -> pygame.Surface:
+    font = fonts.get(size, bold=True)
+    text = font.render(label.upper(), True, colours.badge_text)
+    pad_x, pad_y = size // 2, max(1, size // 6)
+    badge = pygame.Surface((text.get_width() + 2 * pad_x, text.get_height() + 2 * pad_y), pygame.SRCALPHA)
+    pygame.draw.rect(badge, colours.badge_fill, badge.get_rect(), border_radius=badge.get_height() // 2)
+    badge.blit(text, (pad_x, pad_y))
+    return badge
+
+
+def text_pages(bulletin: Bulletin, layout: Layout, fonts: FontBook) -> list[tuple[pygame.Surface, str]]:
+    """A text bulletin as one slide per page, each with the text it shows (for its reading time)."""
+    colours = theme.slide_colours(bulletin.priority)
+    area = layout.slide.size
+    pad = layout.padding
+    badge = None
+    badge_h = 0
+    if bulletin.priority is not Priority.NORMAL:
+        badge = _badge(fonts, bulletin.priority.label_vi, max(9, layout.min_body_px * 2 // 3), colours)
+        badge_h = badge.get_height() + pad // 2
+    box_w = area[0] - 2 * pad
+    box_h = area[1] - 2 * pad - badge_h
+    pages = set_text(fonts, bulletin.title, bulletin.body, box_w, box_h, layout.min_body_px, layout.max_body_px)
+    background = gradient(area, colours.top, colours.bottom)
+    return [
+        (_draw_page(background, page, badge, pad, badge_h, fonts, colours, box_w), " ".join(page.title.lines + page.body.lines))
+        for page in pages
+    ]
+
+
+def _draw_page(
+    background: pygame.Surface,
+    page: Page,
+    badge: pygame.Surface | None,
+    pad: int,
+    badge_h: int,
+    fonts: FontBook,
+    colours: theme.SlideColours,
+    box_w: int,
+) -> pygame.Surface:
+    slide = background.copy()
+    if badge is not None:
+        slide.blit(badge, (pad, pad))
+    y = draw_lines(slide, fonts, page.title, pad, pad + badge_h, colours.title)
+    rule_h = max(1, page.gap // 8)
+    rule_w = min(box_w, max(40, box_w // 5))
+    pygame.draw.rect(slide, colours.rule, (pad, y + (page.gap - rule_h) // 2, rule_w, rule_h))
+    draw_lines(slide, fonts, page.body, pad, y + page.gap, colours.body)
+    if page.count > 1:
+        font = fonts.get(max(9, page.body.size * 3 // 4))
+        marker = font.render(f"Trang {page.number}/{page.count}", True, colours.rule)
+        slide.blit(marker, (slide.get_width() - pad - marker.get_width(), slide.get_height() - pad // 2 - marker.get_height()))
+    return slide
+
+
+def picture_surface(picture: Picture) -> pygame.Surface:
+    return pygame.image.frombytes(picture.data, picture.size, picture.mode)
+
+
+def image_slide(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> pygame.Surface:
+    """An image fit to the slide area, aspect kept, over a blurred and darkened fill of itself."""
+    area = layout.slide.size
+    media_type = bulletin.media.type if bulletin.media else None
+    picture = decode_image(media_path, area, media_type)
+    image = picture_surface(picture)
+    slide = pygame.Surface(area)
+    slide.fill(theme.NORMAL.top)
+    # The fill: the picture shrunk to a few dozen pixels and stretched back is a free blur.
+    tiny_w = max(2, area[0] // 32)
+    tiny_h = max(2, round(tiny_w * image.get_height() / image.get_width()))
+    tiny = pygame.transform.smoothscale(image.convert_alpha() if picture.mode == "RGBA" else image, (tiny_w, tiny_h))
+    cover_scale = max(area[0] / tiny_w, area[1] / tiny_h)
+    cover = pygame.transform.smoothscale(tiny, (round(tiny_w * cover_scale) + 1, round(tiny_h * cover_scale) + 1))
+    slide.blit(cover, cover.get_rect(center=(area[0] // 2, area[1] // 2)))
+    shade = pygame.Surface(area, pygame.SRCALPHA)
+    shade.fill((0, 0, 0, 150))
+    slide.blit(shade, (0, 0))
+    slide.blit(image, image.get_rect(center=(area[0] // 2, area[1] // 2)))
+    if bulletin.body.strip():
+        _caption(slide, bulletin.body, layout, fonts)
+    return slide
+
+
+def _caption(slide: pygame.Surface, text: str, layout: Layout, fonts: FontBook) -> None:
+    size = max(layout.min_body_px * 3 // 4, 9)
+    font = fonts.get(size)
+    pad = layout.padding // 2
+    width = slide.get_width() - 2 * layout.padding
+    lines = wrap(" ".join(text.split()), font, width)
+    if len(lines) > 2:
+        lines = [lines[0], ellipsize(" ".join(lines[1:]), font, width)]
+    line_h = font.get_linesize()
+    band_h = len(lines) * line_h + 2 * pad
+    band = pygame.Surface((slide.get_width(), band_h), pygame.SRCALPHA)
+    band.fill(theme.CAPTION_BAND)
+    slide.blit(band, (0, slide.get_height() - band_h))
+    y = slide.get_height() - band_h + pad
+    for line in lines:
+        slide.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
+        y += line_h
+
+
+def idle_slide(board_name: str, now: datetime, layout: Layout, fonts: FontBook, logo: pygame.Surface | None) -> pygame.Surface:
+    """What shows when nothing is playable: the commune, the date, a calm background."""
+    area = layout.slide.size
+    slide = gradient(area, theme.NORMAL.top, theme.NORMAL.bottom)
+    unit = min(area)
+    lines = [
+        (board_name, fonts.get(max(10, round(unit * 0.11)), bold=True), theme.NORMAL.title),
+        ("Bảng tin điện tử công cộng", fonts.get(max(9, round(unit * 0.06))), theme.NORMAL.body),
+        (format_date(now), fonts.get(max(9, round(unit * 0.06))), theme.NORMAL.body),
+    ]
+    rendered = [font.render(ellipsize(text, font, area[0] - 2 * layout.padding), True, colour) for text, font, colour in lines]
+    logo_h = round(unit * 0.28) if logo is not None else 0
+    gap = round(unit * 0.04)
+    total = logo_h + (gap if logo_h else 0) + sum(r.get_height() for r in rendered)
+    y = (area[1] - total) // 2
+    if logo is not None and logo_h >= 8:
+        scaled = pygame.transform.smoothscale(logo, (round(logo.get_width() * logo_h / logo.get_height()), logo_h))
+        slide.blit(scaled, scaled.get_rect(midtop=(area[0] // 2, y)))
+        y += logo_h + gap
+    for surface in rendered:
+        slide.blit(surface, surface.get_rect(midtop=(area[0] // 2, y)))
+        y += surface.get_height()
+    return slide
