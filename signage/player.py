@@ -166,10 +166,12 @@ class Player:
 
     def _advance(self, mono: float, now: datetime, *, first: bool = False) -> None:
         """Move to the next page, or the next slide once it is ready (never a blank in between)."""
+        # Deadlines follow each other, not the frame that noticed them: no drift over a day.
+        base = self.page_deadline if 0 <= mono - self.page_deadline < 0.5 else mono
         if self.slide is not None and self.page + 1 < len(self.slide.pages):
             self.page += 1
             self.frame.show(self.slide.pages[self.page])
-            self.page_deadline = mono + self.slide.seconds[self.page]
+            self.page_deadline = base + self.slide.seconds[self.page]
             return
         if self.pending is None:
             self._prepare_next(now)
@@ -184,7 +186,7 @@ class Player:
         self.position = self._pending_index
         self.slide, self.page = slide, 0
         self.frame.show(slide.pages[0], fade=not first)
-        self.page_deadline = mono + slide.seconds[0]
+        self.page_deadline = base + slide.seconds[0]
         self.frame.set_ticker(ticker_items(self.config, self._candidates(now)))
         self._prepare_next(now)
 

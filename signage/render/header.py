@@ -43,6 +43,7 @@ class Header:
             date_w = 0
         name = ellipsize(board_name, self.name_font, max(10, name_room))
         label = self.name_font.render(name, True, theme.HEADER_NAME)
+        self.name_rect = label.get_rect(topleft=(name_x + rect.left, rect.top + (h - label.get_height()) // 2))
         self.base.blit(label, (name_x, (h - label.get_height()) // 2))
         right_w = clock_w + (date_w + gap if self.show_date else 0)
         self.clock_rect = pygame.Rect(rect.right - self.pad - right_w, rect.top, right_w, h)

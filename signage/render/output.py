@@ -89,6 +89,9 @@ class DisplayOutput:
     """A real screen, fullscreen or windowed; the frame goes into `display.size` at `display.offset`."""
 
     def __init__(self, display: DisplaySection, *, windowed: bool = False) -> None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("SDL_VIDEODRIVER")):
+            # Asking SDL anyway makes it probe and print its own noise; a console kiosk sets SDL_VIDEODRIVER=kmsdrm.
+            raise DisplayError("no display (DISPLAY and WAYLAND_DISPLAY are unset); run `signage play --headless` to play without a screen")
         os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         os.environ.setdefault("SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS", "0")
         try:

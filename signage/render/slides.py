@@ -89,46 +89,57 @@ def picture_surface(picture: Picture) -> pygame.Surface:
 
 
 def image_slide(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> pygame.Surface:
-    """An image fit to the slide area, aspect kept, over a blurred and darkened fill of itself."""
+    """An image fit to the slide area, aspect kept, over a blurred and darkened fill of itself.
+
+    A caption (the bulletin's `body`) gets a band of its own below the picture, never over it.
+    """
     area = layout.slide.size
+    caption = _caption(bulletin.body, area[0], layout, fonts) if bulletin.body.strip() else None
+    room = (area[0], area[1] - (caption.get_height() if caption else 0))
     media_type = bulletin.media.type if bulletin.media else None
-    picture = decode_image(media_path, area, media_type)
+    picture = decode_image(media_path, room, media_type)
     image = picture_surface(picture)
     slide = pygame.Surface(area)
     slide.fill(theme.NORMAL.top)
-    # The fill: the picture shrunk to a few dozen pixels and stretched back is a free blur.
-    tiny_w = max(2, area[0] // 32)
-    tiny_h = max(2, round(tiny_w * image.get_height() / image.get_width()))
-    tiny = pygame.transform.smoothscale(image.convert_alpha() if picture.mode == "RGBA" else image, (tiny_w, tiny_h))
-    cover_scale = max(area[0] / tiny_w, area[1] / tiny_h)
-    cover = pygame.transform.smoothscale(tiny, (round(tiny_w * cover_scale) + 1, round(tiny_h * cover_scale) + 1))
-    slide.blit(cover, cover.get_rect(center=(area[0] // 2, area[1] // 2)))
-    shade = pygame.Surface(area, pygame.SRCALPHA)
-    shade.fill((0, 0, 0, 150))
-    slide.blit(shade, (0, 0))
-    slide.blit(image, image.get_rect(center=(area[0] // 2, area[1] // 2)))
-    if bulletin.body.strip():
-        _caption(slide, bulletin.body, layout, fonts)
+    slide.blit(_blurred_cover(image, area), (0, 0))
+    slide.blit(image, image.get_rect(center=(room[0] // 2, room[1] // 2)))
+    if caption is not None:
+        slide.blit(caption, (0, room[1]))
     return slide
 
 
-def _caption(slide: pygame.Surface, text: str, layout: Layout, fonts: FontBook) -> None:
+def _blurred_cover(image: pygame.Surface, area: tuple[int, int]) -> pygame.Surface:
+    """The picture scaled to cover `area`, blurred beyond recognition and darkened: a fill in its own colours."""
+    small_w = max(8, area[0] // 12)
+    small_h = max(8, area[1] // 12)
+    scale = max(small_w / image.get_width(), small_h / image.get_height())
+    cover = pygame.transform.smoothscale(image, (max(1, round(image.get_width() * scale)), max(1, round(image.get_height() * scale))))
+    crop = pygame.Rect(0, 0, small_w, small_h)
+    crop.center = cover.get_rect().center
+    small = pygame.Surface((small_w, small_h))
+    small.blit(cover, (0, 0), crop)
+    small = pygame.transform.gaussian_blur(small, max(2, small_w // 16))
+    fill = pygame.transform.smoothscale(small, area)
+    fill.fill((110, 110, 110), special_flags=pygame.BLEND_MULT)  # darken to ~43 %
+    return fill
+
+
+def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.Surface:
     size = max(layout.min_body_px * 3 // 4, 9)
     font = fonts.get(size)
-    pad = layout.padding // 2
-    width = slide.get_width() - 2 * layout.padding
-    lines = wrap(" ".join(text.split()), font, width)
+    pad = max(2, layout.padding // 3)
+    room = width - 2 * layout.padding
+    lines = wrap(" ".join(text.split()), font, room)
     if len(lines) > 2:
-        lines = [lines[0], ellipsize(" ".join(lines[1:]), font, width)]
+        lines = [lines[0], ellipsize(" ".join(lines[1:]), font, room)]
     line_h = font.get_linesize()
-    band_h = len(lines) * line_h + 2 * pad
-    band = pygame.Surface((slide.get_width(), band_h), pygame.SRCALPHA)
+    band = pygame.Surface((width, len(lines) * line_h + 2 * pad), pygame.SRCALPHA)
     band.fill(theme.CAPTION_BAND)
-    slide.blit(band, (0, slide.get_height() - band_h))
-    y = slide.get_height() - band_h + pad
+    y = pad
     for line in lines:
-        slide.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
+        band.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
         y += line_h
+    return band
 
 
 def idle_slide(board_name: str, now: datetime, layout: Layout, fonts: FontBook, logo: pygame.Surface | None) -> pygame.Surface:

@@ -14,6 +14,15 @@ TITLE_SCALE = 1.3  # title size relative to body size
 MAX_TITLE_LINES = 3
 
 
+def line_height(font: pygame.font.Font) -> int:
+    """Baseline to baseline: the face's line size plus a little leading.
+
+    Noto's line size has no gap, and at small sizes SDL_ttf grows a rendered line by a pixel
+    for the tallest stacks (Ẩ, Ỗ): the leading keeps them off the descenders above.
+    """
+    return font.get_linesize() + max(1, round(font.get_height() * 0.06))
+
+
 def wrap(text: str, font: pygame.font.Font, width: int) -> list[str]:
     """Break `text` into lines no wider than `width`, at spaces; keeps blank lines between paragraphs.
 
@@ -111,7 +120,7 @@ class Page:
 
 def _block(fonts: FontBook, text: str, size: int, bold: bool, width: int) -> Block:
     font = fonts.get(size, bold=bold)
-    return Block(tuple(wrap(text, font, width)), size, bold, font.get_linesize())
+    return Block(tuple(wrap(text, font, width)), size, bold, line_height(font))
 
 
 def _trim(lines: Sequence[str]) -> tuple[str, ...]:
