@@ -222,9 +222,9 @@ class Player:
         """Play until stopped (signal, window closed) or for `for_seconds`."""
         ticks = pygame.time.Clock()
         fps = self.config.display.fps
+        started = self.clock.monotonic()
         try:
             self.start()
-            started = self.clock.monotonic()
             while not self.stop_event.is_set():
                 if for_seconds is not None and self.clock.monotonic() - started >= for_seconds:
                     break
@@ -238,6 +238,9 @@ class Player:
                     wait = min(1.0 - (time.time() % 1.0), max(0.0, self.page_deadline - mono))
                     self.stop_event.wait(max(0.005, wait))
         finally:
+            elapsed = self.clock.monotonic() - started if self.first_frame_at is not None else 0.0
+            if elapsed > 0:
+                log.info("played %d frames in %.1f s (%.1f fps)", self.frames, elapsed, self.frames / elapsed)
             self.close()
 
     def _handle_events(self) -> None:

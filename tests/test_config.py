@@ -119,3 +119,8 @@ def test_cli_reports_a_typo_in_one_line_without_traceback(write_config) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [f"signage: error: {path}: display.volum: unknown key (expected one of: {lines[0].split('one of: ')[1]}"]
     assert "Traceback" not in result.stderr
+
+
+def test_the_kiosk_example_config_loads() -> None:
+    config = load_config(ROOT / "kiosk" / "board.example.toml")
+    assert config.board.data_dir == Path("/var/lib/signage") and config.display.on == time(6)
