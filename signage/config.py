@@ -55,6 +55,7 @@ class DisplaySection:
     font: Path | None = None  # overrides the bundled regular face
     font_bold: Path | None = None
     logo: Path | None = None
+    emergency_wakes_screen: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,10 @@ def _default_data_dir(board_id: str) -> Path:
     return Path(state) / "signage" / board_id
 
 
+DISPLAY_KEYS = {
+    "on", "off", "size", "offset", "rotate", "volume", "fps", "transition_seconds",
+    "font", "font_bold", "logo", "emergency_wakes_screen",
+}  # fmt: skip
 SECTIONS = {"board", "feed", "inbox", "playlists", "display", "ticker", "report"}
 
 
@@ -272,12 +277,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
             raise t.fail("paths", "expected a list of file paths")
         playlists = tuple(resolve(path, p) for p in entries)
 
-    t = _Table(
-        path,
-        "display",
-        raw.get("display", {}),
-        {"on", "off", "size", "offset", "rotate", "volume", "fps", "transition_seconds", "font", "font_bold", "logo"},
-    )
+    t = _Table(path, "display", raw.get("display", {}), DISPLAY_KEYS)
     rotate = t.get("rotate", int, 0)
     if rotate not in (0, 90, 180, 270):
         raise t.fail("rotate", f"must be 0, 90, 180 or 270, got {rotate}")
@@ -301,6 +301,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
         font=t.path_value("font"),
         font_bold=t.path_value("font_bold"),
         logo=t.path_value("logo"),
+        emergency_wakes_screen=t.get("emergency_wakes_screen", bool, True),
     )
 
     t = _Table(path, "ticker", raw.get("ticker", {}), {"enabled", "text", "pixels_per_second"})

@@ -120,6 +120,8 @@ class Playable:
 
     bulletin: Bulletin
     media_path: Path | None = None
+    media_seconds: float | None = None  # a video's or audio's length, once probed
+    page_count: int | None = None  # a PDF's pages, once probed
 
 
 @dataclass(frozen=True, slots=True)

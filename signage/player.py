@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pygame
 
 from signage.config import BoardConfig
-from signage.engine import playable_now
+from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError
 from signage.model import Playable, Priority
 from signage.paths import LOGO
@@ -79,6 +80,21 @@ def ticker_items(config: BoardConfig, playables: list[Playable]) -> list[str]:
     return items + [p.bulletin.title for p in ranked]
 
 
+def rules_of(config: BoardConfig) -> Rules:
+    display = config.display
+    return Rules(config.board.id, config.board.timezone, display.on, display.off, display.emergency_wakes_screen)
+
+
+SlideKey = tuple[str, object]  # (bulletin id, revision) or ("", date) for the idle slide
+CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often
+
+
+def slide_key(playable: Playable | None, now: datetime) -> SlideKey:
+    if playable is None:
+        return ("", now.date())
+    return (playable.bulletin.id, playable.bulletin.revision)
+
+
 class Player:
     def __init__(
         self,
@@ -109,14 +125,13 @@ class Player:
         )
         self.composer = Composer(self.layout, files, config.board.name, self.logo)
         self.content = load_content(config)
-        self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose
-        self.position = -1  # index in the rotation of the slide on screen
+        self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
+        self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
+        self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None
         self.page = 0
-        self.page_deadline = 0.0
-        self.pending: Future[Slide] | None = None
-        self._pending_index = -1
-        self._pending_playable: Playable | None = None
+        self._ready: OrderedDict[SlideKey, Slide] = OrderedDict()
+        self._jobs: dict[SlideKey, Future[Slide]] = {}
         self.screenshot_dir = screenshot_dir
         self.screenshot_every = screenshot_every
         self._screenshot_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screenshot") if screenshot_dir else None
@@ -125,88 +140,110 @@ class Player:
         self._last_mono = 0.0
         self._next_shot = 0.0
 
-    # -- what comes next ---------------------------------------------------
+    # -- content -----------------------------------------------------------------
 
-    def _candidates(self, now: datetime) -> list[Playable]:
-        return [p for p in playable_now(self.content, self.config.board.id, now) if (p.bulletin.id, p.bulletin.revision) not in self.failed]
+    def eligible(self) -> list[Playable]:
+        return [p for p in self.content if (p.bulletin.id, p.bulletin.revision) not in self.failed]
 
-    def _next_after(self, now: datetime) -> tuple[int, Playable | None]:
-        """The next playable in rotation order after the one on screen (simple order until the engine lands)."""
-        candidates = self._candidates(now)
-        if not candidates:
-            return -1, None
-        index = (self.position + 1) % len(candidates)
-        return index, candidates[index]
+    def set_content(self, playables: list[Playable]) -> None:
+        """New bulletins (a feed accepted, the inbox changed): the engine decides what that changes."""
+        self.content = playables
+        self.schedule.replace(self.eligible(), self.clock.now())
 
-    def _prepare_next(self, now: datetime) -> None:
-        index, playable = self._next_after(now)
-        self._pending_index, self._pending_playable = index, playable
-        self.pending = self.composer.submit(playable) if playable else self.composer.submit_idle(now)
+    # -- slides, composed ahead --------------------------------------------------
 
-    def _take_pending(self) -> Slide | None:
-        """The prepared slide, or None (its media failed: logged, skipped until its revision changes)."""
-        assert self.pending is not None
-        try:
-            slide = self.pending.result()
-        except SignageError as exc:
-            log.error("%s", exc)
-            slide = None
-        except Exception as exc:  # a bad bulletin must never take the board down
-            log.exception("cannot compose a slide: %s", exc)
-            slide = None
-        if slide is None:
+    def _slide_for(self, playable: Playable | None, now: datetime, *, wait: bool = False) -> Slide | None:
+        """The composed slide, or None while it is being composed (or failed: then it is dropped)."""
+        key = slide_key(playable, now)
+        slide = self._ready.get(key)
+        if slide is not None:
+            self._ready.move_to_end(key)
+            return slide
+        job = self._jobs.get(key)
+        if job is None:
+            job = self.composer.submit(playable) if playable is not None else self.composer.submit_idle(now)
+            self._jobs[key] = job
+        if not (job.done() or wait):
             return None
-        pages = tuple(page.convert() for page in slide.pages)
-        return Slide(slide.playable, pages, slide.seconds)
+        del self._jobs[key]
+        try:
+            composed = job.result()
+        except Exception as exc:  # a bad bulletin must never take the board down
+            if not isinstance(exc, SignageError):
+                log.exception("cannot compose a slide for %s", key[0] or "the idle slide")
+            else:
+                log.error("%s", exc)
+            if playable is not None:
+                self.failed.add((playable.bulletin.id, playable.bulletin.revision))
+                self.schedule.replace(self.eligible(), now)
+            return None
+        slide = Slide(composed.playable, tuple(page.convert() for page in composed.pages), composed.weights)
+        self._ready[key] = slide
+        while len(self._ready) > CACHED_SLIDES:
+            self._ready.popitem(last=False)
+        return slide
 
-    def _failed_pending(self) -> None:
-        playable = self._pending_playable
-        if playable is not None:
-            self.failed.add((playable.bulletin.id, playable.bulletin.revision))
-
-    def _advance(self, mono: float, now: datetime, *, first: bool = False) -> None:
-        """Move to the next page, or the next slide once it is ready (never a blank in between)."""
-        # Deadlines follow each other, not the frame that noticed them: no drift over a day.
-        base = self.page_deadline if 0 <= mono - self.page_deadline < 0.5 else mono
-        if self.slide is not None and self.page + 1 < len(self.slide.pages):
-            self.page += 1
-            self.frame.show(self.slide.pages[self.page])
-            self.page_deadline = base + self.slide.seconds[self.page]
+    def _show(self, decision: Decision, now: datetime, *, wait: bool = False) -> None:
+        """Put the decided turn on screen if its slide is ready; otherwise keep what is there."""
+        if not decision.screen_on:
+            self.frame.blank()
+            self.turn, self.slide = decision, None
             return
-        if self.pending is None:
-            self._prepare_next(now)
-        assert self.pending is not None
-        if not first and not self.pending.done():
-            return  # still composing: the current slide stays a little longer
-        slide = self._take_pending()
+        slide = self._slide_for(decision.playable, now, wait=wait)
         if slide is None:
-            self._failed_pending()
-            self._prepare_next(now)
             return
-        self.position = self._pending_index
-        self.slide, self.page = slide, 0
-        self.frame.show(slide.pages[0], fade=not first)
-        self.page_deadline = base + slide.seconds[0]
-        self.frame.set_ticker(ticker_items(self.config, self._candidates(now)))
-        self._prepare_next(now)
+        self.frame.show(slide.pages[0], fade=self.slide is not None)
+        self.turn, self.slide, self.page = decision, slide, 0
+        playing = playable_now(self.eligible(), self.config.board.id, now)
+        self.frame.set_ticker(ticker_items(self.config, playing))
+        upcoming = self.schedule.peek_next()
+        if upcoming is not None:
+            self._slide_for(upcoming, now)  # compose it while this one shows
 
-    # -- the loop ------------------------------------------------------------
+    def _page_due(self, now: datetime) -> int:
+        """Which page of the slide on screen is due: the turn shared out by the pages' text."""
+        assert self.turn is not None and self.slide is not None
+        if len(self.slide.pages) == 1 or self.turn.playable is None:
+            return 0
+        total = turn_seconds(self.turn.playable)
+        elapsed = (now - self.turn.start).total_seconds()
+        whole = sum(self.slide.weights)
+        reached = 0.0
+        for index, weight in enumerate(self.slide.weights):
+            reached += total * weight / whole
+            if elapsed < reached:
+                return index
+        return len(self.slide.pages) - 1
+
+    def _same_turn(self, decision: Decision) -> bool:
+        turn = self.turn
+        if turn is None or turn.start != decision.start or turn.screen_on != decision.screen_on:
+            return False
+        return slide_key(turn.playable, turn.start) == slide_key(decision.playable, decision.start)
+
+    # -- the loop ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Compose and show the first slide (synchronously: there is nothing to fade from)."""
+        """Show the first turn (composed synchronously: there is nothing to fade from)."""
         mono = self.clock.monotonic()
         self._last_mono = mono
         self._next_shot = mono
-        self._advance(mono, self.clock.now(), first=True)
-        while self.slide is None:  # the first candidates failed to compose: try on, down to idle
-            self._advance(mono, self.clock.now(), first=True)
+        while self.turn is None:  # a bulletin that fails to compose is dropped; idle is the floor
+            now = self.clock.now()
+            self._show(self.schedule.at(now), now, wait=True)
 
     def step(self) -> None:
-        """One frame: rotate if due, advance animations by the elapsed time, present what changed."""
+        """One frame: follow the engine's decision, advance animations by the elapsed time, present."""
         mono = self.clock.monotonic()
         now = self.clock.now()
-        if mono >= self.page_deadline:
-            self._advance(mono, now)
+        decision = self.schedule.at(now)
+        if not self._same_turn(decision):
+            self._show(decision, now)
+        elif self.slide is not None:
+            due = self._page_due(now)
+            if due != self.page:
+                self.page = due
+                self.frame.show(self.slide.pages[due])
         dirty = self.frame.update(now, mono - self._last_mono)
         self._last_mono = mono
         self.output.present(dirty)
@@ -217,6 +254,13 @@ class Player:
         if self.screenshot_every and mono >= self._next_shot:
             self.screenshot(now)
             self._next_shot = mono + self.screenshot_every
+
+    def _idle_wait(self) -> float:
+        """Seconds until something can change on a still frame: the clock's next second, or the engine's next decision."""
+        now = self.clock.now()
+        until = self.schedule.at(now).until
+        pending = 0.05 if self._jobs else 1.0  # a slide being composed: look again soon
+        return max(0.005, min(1.0 - (time.time() % 1.0), (until - now).total_seconds(), pending))
 
     def run(self, for_seconds: float | None = None) -> None:
         """Play until stopped (signal, window closed) or for `for_seconds`."""
@@ -233,10 +277,7 @@ class Player:
                 if self.frame.animating:
                     ticks.tick(fps)
                 else:
-                    # Nothing moves: wake for the next second's clock or the next page, whichever first.
-                    mono = self.clock.monotonic()
-                    wait = min(1.0 - (time.time() % 1.0), max(0.0, self.page_deadline - mono))
-                    self.stop_event.wait(max(0.005, wait))
+                    self.stop_event.wait(self._idle_wait())
         finally:
             elapsed = self.clock.monotonic() - started if self.first_frame_at is not None else 0.0
             if elapsed > 0:

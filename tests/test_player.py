@@ -93,8 +93,8 @@ def run_for(player: Player, clock: StepClock, seconds: float, fps: int = 30) -> 
     seen = []
     for _ in range(round(seconds * fps)):
         clock.t += 1 / fps
-        if player.pending is not None:
-            wait([player.pending], timeout=10)  # composing is real work in a real thread: let it finish
+        if player._jobs:
+            wait(list(player._jobs.values()), timeout=10)  # composing is real work in a real thread: let it finish
         player.step()
         slide = player.slide
         bulletin = slide.playable.bulletin.id if slide and slide.playable else None
@@ -126,13 +126,17 @@ def test_a_slow_slide_keeps_the_current_one_on_screen(tmp_path: Path) -> None:
     player = make_player(board(tmp_path, THREE), clock)
     try:
         player.start()
-        player.pending.result(timeout=10)
-        real_pending = player.pending
-        player.pending = Future()  # still composing
+        key = ("b", 1)
+        real_job = player._jobs.pop(key, None)
+        if real_job is None:  # already composed: put it back in the oven
+            real_job = Future()
+            real_job.set_result(player._ready.pop(key))
+        player._jobs[key] = Future()  # still composing
         clock.t = 2.5
         player.step()
-        assert player.slide.playable.bulletin.id == "a"
-        player.pending = real_pending
+        assert player.turn.playable.bulletin.id == "a" and player.slide.playable.bulletin.id == "a"
+        player._jobs[key] = real_job
+        wait([real_job], timeout=10)
         clock.t = 2.6
         player.step()
         assert player.slide.playable.bulletin.id == "b"

@@ -9,7 +9,6 @@ from datetime import datetime
 
 import pygame
 
-from signage.engine import page_seconds
 from signage.errors import MediaError
 from signage.model import Kind, Playable
 from signage.render.fonts import FontBook, FontFiles
@@ -25,7 +24,7 @@ class Slide:
 
     playable: Playable | None  # None: the idle slide
     pages: tuple[pygame.Surface, ...]
-    seconds: tuple[float, ...]
+    weights: tuple[int, ...]  # each page's share of the turn (its text length)
 
     @property
     def key(self) -> tuple[str, int] | None:
@@ -38,11 +37,11 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook) -> Slide:
     bulletin = playable.bulletin
     if bulletin.kind is Kind.TEXT:
         pages = text_pages(bulletin, layout, fonts)
-        return Slide(playable, tuple(s for s, _ in pages), tuple(page_seconds(bulletin, [t for _, t in pages])))
+        return Slide(playable, tuple(s for s, _ in pages), tuple(max(1, len(t)) for _, t in pages))
     if bulletin.kind is Kind.IMAGE:
         assert playable.media_path is not None
         slide = image_slide(bulletin, playable.media_path, layout, fonts)
-        return Slide(playable, (slide,), tuple(page_seconds(bulletin, [""])))
+        return Slide(playable, (slide,), (1,))
     raise MediaError(f"{playable.media_path}: {bulletin.kind.value} bulletins are not playable yet (bulletin {bulletin.id})")
 
 
@@ -68,7 +67,7 @@ class Composer:
     def submit_idle(self, now: datetime) -> Future[Slide]:
         def work() -> Slide:
             surface = idle_slide(self.board_name, now, self.layout, self._book(), self.logo)
-            return Slide(None, (surface,), (60.0,))
+            return Slide(None, (surface,), (1,))
 
         return self._pool.submit(work)
 

@@ -36,18 +36,30 @@ class Frame:
         self._fade_from: pygame.Surface | None = None
         self._fade_elapsed = 0.0
         self._full = True  # the next update redraws and presents everything
+        self._blank = False  # screen hours are over: a black frame, nothing moves
 
     @property
     def animating(self) -> bool:
         """Whether the next frames change without a new slide (ticker moving or a fade running)."""
+        if self._blank:
+            return False
         return self._fade_from is not None or (self.ticker is not None and self.ticker.active)
 
     def set_ticker(self, items: Sequence[str]) -> None:
         if self.ticker is not None:
             self.ticker.set_items(items)
 
+    def blank(self) -> None:
+        """A black frame (the screen's off hours); the next `show` brings everything back."""
+        self._blank = True
+        self.slide = None
+        self._fade_from = None
+        self._full = True
+
     def show(self, slide: pygame.Surface, *, fade: bool = True) -> None:
         """Make `slide` current: crossfaded from the one on screen, or cut if there is none."""
+        if self._blank:
+            self._blank, self._full = False, True
         if self.slide is not None and fade and self.transition_seconds > 0:
             self._fade_from = self.slide
             self._fade_elapsed = 0.0
@@ -60,6 +72,12 @@ class Frame:
     def update(self, now: datetime, dt: float) -> list[pygame.Rect] | None:
         """Advance by `dt` seconds to `now`; the rectangles to present, or None for the whole frame."""
         dirty: list[pygame.Rect] = []
+        if self._blank:
+            if self._full:
+                self.surface.fill((0, 0, 0))
+                self._full = False
+                return None
+            return dirty
         if self._full:
             self.header.draw(self.surface)
             if self.slide is not None and self._fade_from is None:
