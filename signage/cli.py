@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--screenshot-dir", type=Path, metavar="DIR", help="save frames as PNG here")
     play.add_argument("--screenshot-every", type=_positive, metavar="SECONDS", help="how often to save a frame")
 
+    plan = commands.add_parser("plan", help="what the board will show, computed by the player's own engine")
+    plan.add_argument("--config", type=Path, help="the board's TOML config (default: the demo board)")
+    plan.add_argument("--from", dest="start", type=_moment, metavar="ISO-8601", help="start of the timeline (default now)")
+    plan.add_argument("--hours", type=_positive, default=24.0, help="how far ahead (default 24)")
+    plan.add_argument("--json", action="store_true", help="one JSON document: the list of {start, end, bulletin}")
+
     render = commands.add_parser("render", help="render one full frame to a PNG")
     render.add_argument("source", help="a bulletin id, a bulletin .toml file, or a .txt or image file")
     render.add_argument("--out", type=Path, required=True, metavar="PNG")
@@ -78,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _play(args)
         if args.command == "render":
             return _render(args)
+        if args.command == "plan":
+            return _plan(args)
     except SignageError as exc:
         print(f"signage: error: {exc}", file=sys.stderr)
         return 1
@@ -111,6 +119,29 @@ def _play(args: argparse.Namespace) -> int:
         player.run(args.for_seconds)
     finally:
         output.close()
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import json
+
+    from signage.engine import plan
+    from signage.planview import entries_json, table
+    from signage.player import load_content, rules_of
+
+    if args.hours > 24 * 31:
+        raise SignageError(f"--hours: at most {24 * 31} (a month), got {args.hours:g}")
+    config = _config(args.config)
+    zone = config.board.timezone
+    start = args.start or datetime.now(zone)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=zone)
+    entries = plan(rules_of(config), load_content(config), start, args.hours)
+    if args.json:
+        json.dump(entries_json(entries), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(table(entries))
     return 0
 
 

@@ -68,7 +68,8 @@ def playable_now(playables: Iterable[Playable], board_id: str, now: datetime) ->
 
 
 def reading_seconds(text: str) -> float:
-    return min(TEXT_SECONDS_MAX, max(TEXT_SECONDS_MIN, 4.0 + len(text) / TEXT_CHARS_PER_SECOND))
+    """Time to read `text` on a board, in whole seconds, between a floor and a ceiling."""
+    return float(min(TEXT_SECONDS_MAX, max(TEXT_SECONDS_MIN, round(4.0 + len(text) / TEXT_CHARS_PER_SECOND))))
 
 
 def turn_seconds(playable: Playable) -> float:
@@ -200,7 +201,7 @@ class Schedule:
     _counts: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
     _events: list[tuple[datetime, int, str]] = field(default_factory=list)  # (when, order, id): membership may change
     _passes: dict[str, float] = field(default_factory=dict)
-    _vtime: float = 0.0
+    _vtime: float | None = None  # the pass of the latest turn; None before the first
     _pools: dict[bool, Pool] = field(default_factory=lambda: {False: [], True: []})
     _current: Decision | None = None
     _screen_change: datetime | None = None
@@ -318,8 +319,10 @@ class Schedule:
         for entry in live[:-1]:
             heapq.heappush(pool, entry)
         bid = chosen[2]
-        self._vtime = max(self._vtime, chosen[0])
-        self._passes[bid] = chosen[0] + STRIDE[self._members[bid].playable.bulletin.priority]
+        # A newcomer's early pass wins it the next turn only: from there it falls in line with the rest.
+        floor = chosen[0] if self._vtime is None else max(chosen[0], self._vtime)
+        self._passes[bid] = floor + STRIDE[self._members[bid].playable.bulletin.priority]
+        self._vtime = chosen[0]  # the pass of the latest turn: newcomers join just ahead of it
         heapq.heappush(pool, (self._passes[bid], chosen[1], bid))
         return bid
 
@@ -328,7 +331,8 @@ class Schedule:
         if rejoin or bid not in self._passes:
             # Just ahead of the current pass: the newcomer plays at the next turn, with no burst
             # of catch-up turns for the time it was away.
-            self._passes[bid] = max(self._passes.get(bid, -math.inf), self._vtime - 0.5)
+            ahead = 0.0 if self._vtime is None else self._vtime - 0.5
+            self._passes[bid] = max(self._passes.get(bid, -math.inf), ahead)
         self._playing[bid] = member.emergency
         self._counts[member.emergency] += 1
         heapq.heappush(self._pools[member.emergency], (self._passes[bid], member.order, bid))
@@ -404,12 +408,10 @@ def plan(rules: Rules, playables: Sequence[Playable], start: datetime, hours: fl
         decision = schedule.at(moment)
         until = min(decision.until, end)
         bulletin = None if not decision.screen_on else (decision.playable.bulletin.id if decision.playable else IDLE)
-        entry_start = max(decision.start, start)
-        if entries and entries[-1].bulletin == bulletin and entries[-1].end == entry_start and bulletin in (None, IDLE):
-            entries[-1] = Entry(entries[-1].start, until, bulletin)  # one span of off or idle, not many
-        elif entries and entries[-1].end == entry_start and entries[-1].bulletin == bulletin and decision.start < moment:
-            entries[-1] = Entry(entries[-1].start, until, bulletin)  # the same turn, cut by a boundary that changed nothing here
+        continues = decision.start < moment or bulletin in (None, IDLE)  # the same turn, or one span of off or idle
+        if entries and entries[-1].bulletin == bulletin and continues:
+            entries[-1] = Entry(entries[-1].start, until, bulletin)
         else:
-            entries.append(Entry(entry_start, until, bulletin))
+            entries.append(Entry(moment, until, bulletin))
         moment = until
     return entries
