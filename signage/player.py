@@ -24,6 +24,7 @@ import pygame
 from signage.config import BoardConfig
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError
+from signage.jobs import ContentChanged, Jobs
 from signage.model import Playable, Priority
 from signage.paths import LOGO
 from signage.playlist import load_playlists
@@ -127,6 +128,7 @@ class Player:
         self.content = load_content(config)
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
         self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
+        self.jobs = Jobs.for_board(config, self.content)
         self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None
         self.page = 0
@@ -236,6 +238,9 @@ class Player:
         """One frame: follow the engine's decision, advance animations by the elapsed time, present."""
         mono = self.clock.monotonic()
         now = self.clock.now()
+        for event in self.jobs.drain():
+            if isinstance(event, ContentChanged):
+                self.set_content(event.playables)
         decision = self.schedule.at(now)
         if not self._same_turn(decision):
             self._show(decision, now)
@@ -269,6 +274,7 @@ class Player:
         started = self.clock.monotonic()
         try:
             self.start()
+            self.jobs.start()
             while not self.stop_event.is_set():
                 if for_seconds is not None and self.clock.monotonic() - started >= for_seconds:
                     break
@@ -299,6 +305,7 @@ class Player:
         self._screenshot_pool.submit(save_png, copy, path)
 
     def close(self) -> None:
+        self.jobs.shutdown()
         self.composer.close()
         if self._screenshot_pool is not None:
             self._screenshot_pool.shutdown(wait=True)

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -235,3 +236,74 @@ def test_usage_errors_exit_2() -> None:
 def test_screenshot_options_go_together(flag: str) -> None:
     result = subprocess.run([sys.executable, "-m", "signage", "play", "--headless", flag], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "go together" in result.stderr
+
+
+EMERGENCY = """
+[[bulletins]]
+id = "bao"
+kind = "text"
+priority = "emergency"
+title = "Khẩn cấp: bão số 9"
+body = "Bà con khẩn trương gia cố nhà cửa, không ra đồng."
+"""
+
+
+def test_an_emergency_saved_into_a_playlist_is_on_screen_within_a_second(tmp_path: Path) -> None:
+    config = board(tmp_path, THREE)
+    clock = StepClock()
+    player = make_player(config, clock)
+    try:
+        player.start()
+        run_for(player, clock, 3)
+        assert player.slide.playable.bulletin.id == "b"
+        with (tmp_path / "list.toml").open("a", encoding="utf-8") as handle:
+            handle.write(textwrap.dedent(EMERGENCY))
+        saved_at = clock.t
+        player.jobs.scheduler.get_job("playlists").func()  # the watch job's next run, now
+        seen = run_for(player, clock, 1)
+        first = next(t for t, bulletin, _ in seen if bulletin == "bao")
+        assert first - saved_at <= 1.0
+        assert {b for t, b, _ in seen if t > first} == {"bao"}
+        colour = player.frame.surface.get_at((player.layout.slide.centerx, player.layout.slide.top + 2))
+        assert colour.r > 100 and colour.b < 60  # the red of an emergency slide
+    finally:
+        player.close()
+        player.output.close()
+
+
+def test_the_playlist_watch_job_runs_under_apscheduler(tmp_path: Path) -> None:
+    from signage.jobs import ContentChanged, Jobs
+    from signage.playlist import load_playlists
+
+    config = load_config(board(tmp_path, THREE))
+    jobs = Jobs.for_board(config, load_playlists(config.playlists).playables, playlist_seconds=0.2)
+    jobs.start()
+    try:
+        time.sleep(0.5)
+        assert jobs.drain() == []  # nothing changed, nothing posted
+        with (tmp_path / "list.toml").open("a", encoding="utf-8") as handle:
+            handle.write(textwrap.dedent(EMERGENCY))
+        deadline = time.monotonic() + 10
+        events: list = []
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.05)
+            events = jobs.drain()
+        assert len(events) == 1 and isinstance(events[0], ContentChanged)
+        assert [p.bulletin.id for p in events[0].playables] == ["a", "b", "c", "bao"]
+    finally:
+        jobs.shutdown()
+
+
+def test_outside_screen_hours_the_frame_is_black_and_still(tmp_path: Path) -> None:
+    config = board(tmp_path, THREE, extra='on = "06:00"\noff = "22:00"\n')
+    clock = StepClock(start=datetime(2026, 11, 23, 21, 59, 58, tzinfo=HCM))
+    player = make_player(config, clock)
+    try:
+        player.start()
+        seen = run_for(player, clock, 4)
+        assert seen[0][2] > 60 and seen[-1][2] == 0
+        assert not player.frame.animating
+        assert pygame.transform.average_color(player.frame.surface)[:3] == (0, 0, 0)
+    finally:
+        player.close()
+        player.output.close()
