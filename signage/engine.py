@@ -205,6 +205,7 @@ class Schedule:
     _pools: dict[bool, Pool] = field(default_factory=lambda: {False: [], True: []})
     _current: Decision | None = None
     _screen_change: datetime | None = None
+    _screen_is_on: bool = True
 
     @classmethod
     def start(cls, rules: Rules, playables: Sequence[Playable], now: datetime) -> Schedule:
@@ -286,9 +287,11 @@ class Schedule:
 
     def _begin(self, when: datetime) -> None:
         """Start the next turn at `when`."""
-        self._screen_change = self.rules.next_screen_change(when)
+        if self._screen_change is None or self._screen_change <= when:  # the hours hold until their next change
+            self._screen_change = self.rules.next_screen_change(when)
+            self._screen_is_on = self.rules.screen_is_on(when)
         emergency = self._counts[True] > 0
-        if not self.rules.screen_is_on(when) and not (emergency and self.rules.emergency_wakes_screen):
+        if not self._screen_is_on and not (emergency and self.rules.emergency_wakes_screen):
             self._current = Decision(None, False, when, self._screen_change)
             return
         last = self._current.playable.bulletin.id if self._current is not None and self._current.playable is not None else None
