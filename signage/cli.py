@@ -77,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="signage: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its start and stop lines are noise on a kiosk
     if args.command == "play" and bool(args.screenshot_dir) != bool(args.screenshot_every):
         parser.error("--screenshot-dir and --screenshot-every go together")
     try:

@@ -49,24 +49,29 @@ def _stamp(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 class PlaylistWatch:
-    """Re-reads the local playlists when they, or the media they name, change on disk."""
+    """Re-reads the local playlists when they, or the media they name, change on disk.
+
+    A look costs a `stat` per file; the playlists are parsed and their media hashed only
+    when a size or modification time moved.
+    """
 
     def __init__(self, paths: Sequence[Path], post: Callable[[Event], None], playables: Sequence[Playable]) -> None:
         self.paths = tuple(paths)
         self.post = post
-        self._stamp = self._current(playables)
+        self._media = self._media_of(playables)
+        self._stamp = _stamp([*self.paths, *self._media])
 
-    def _current(self, playables: Sequence[Playable]) -> tuple[tuple[str, int, int], ...]:
-        media = sorted({p.media_path for p in playables if p.media_path is not None})
-        return _stamp([*self.paths, *media])
+    @staticmethod
+    def _media_of(playables: Sequence[Playable]) -> list[Path]:
+        return sorted({p.media_path for p in playables if p.media_path is not None})
 
     def check(self) -> bool:
         """One look; posts `ContentChanged` and returns True when something changed."""
-        loaded = load_playlists(self.paths)
-        stamp = self._current(loaded.playables)
-        if stamp == self._stamp:
+        if _stamp([*self.paths, *self._media]) == self._stamp:
             return False
-        self._stamp = stamp
+        loaded = load_playlists(self.paths)
+        self._media = self._media_of(loaded.playables)
+        self._stamp = _stamp([*self.paths, *self._media])
         log.info("playlists changed: %d bulletins", len(loaded.playables))
         self.post(ContentChanged(loaded.playables))
         return True

@@ -269,9 +269,9 @@ class Player:
 
     def run(self, for_seconds: float | None = None) -> None:
         """Play until stopped (signal, window closed) or for `for_seconds`."""
-        ticks = pygame.time.Clock()
-        fps = self.config.display.fps
+        frame_seconds = 1.0 / self.config.display.fps
         started = self.clock.monotonic()
+        next_frame = started
         try:
             self.start()
             self.jobs.start()
@@ -281,8 +281,11 @@ class Player:
                 self._handle_events()
                 self.step()
                 if self.frame.animating:
-                    ticks.tick(fps)
+                    # Paced by deadlines, not by sleeping a fixed time: exactly `fps` on average.
+                    next_frame = max(next_frame + frame_seconds, self.clock.monotonic() - frame_seconds)
+                    self.stop_event.wait(max(0.0, next_frame - self.clock.monotonic()))
                 else:
+                    next_frame = self.clock.monotonic()
                     self.stop_event.wait(self._idle_wait())
         finally:
             elapsed = self.clock.monotonic() - started if self.first_frame_at is not None else 0.0
