@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import tomllib
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from signage.envelope import parse_public_key
 from signage.errors import ConfigError
 from signage.model import BOARD_ID, parse_clock
 from signage.paths import DEMO_CONFIG
@@ -154,20 +153,6 @@ def parse_offset(raw: str) -> tuple[int, int]:
     if not match:
         raise ValueError(f"expected X,Y in pixels such as 0,0, got {raw!r}")
     return int(match[1]), int(match[2])
-
-
-def parse_public_key(raw: str) -> bytes:
-    """`ed25519:<base64 of the raw 32 bytes>` → the 32 bytes."""
-    prefix, _, encoded = raw.partition(":")
-    if prefix != "ed25519" or not encoded:
-        raise ValueError(f"expected ed25519:<base64>, got {raw[:40]!r}")
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"bad base64 in {raw[:40]!r}") from None
-    if len(key) != 32:
-        raise ValueError(f"an Ed25519 public key has 32 bytes, this one {len(key)}")
-    return key
 
 
 def _clock(table: _Table, key: str) -> time | None:
