@@ -1,0 +1,1 @@
+"""The district side: keys, publishing the signed static feed, verifying it."""

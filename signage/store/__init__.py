@@ -1,0 +1,1 @@
+"""The board's local store: SQLite state (WAL, versioned schema) and content-addressed files."""
