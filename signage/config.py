@@ -34,6 +34,8 @@ class FeedSection:
     publisher: str | None = None
     poll_seconds: float = 60.0
     max_bytes: int = 4 * 1024 * 1024
+    max_asset_bytes: int = 2 * 1024**3  # a declared medium larger than this is refused
+    cache_bytes: int = 16 * 1024**3  # the media store's disk budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +177,7 @@ def _default_data_dir(board_id: str) -> Path:
     return Path(state) / "signage" / board_id
 
 
+FEED_KEYS = {"url", "public_keys", "threshold", "publisher", "poll_seconds", "max_bytes", "max_asset_bytes", "cache_bytes"}
 DISPLAY_KEYS = {
     "on", "off", "size", "offset", "rotate", "volume", "fps", "transition_seconds",
     "font", "font_bold", "logo", "emergency_wakes_screen",
@@ -224,7 +227,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     feed = None
     if "feed" in raw:
-        t = _Table(path, "feed", raw["feed"], {"url", "public_keys", "threshold", "publisher", "poll_seconds", "max_bytes"})
+        t = _Table(path, "feed", raw["feed"], FEED_KEYS)
         keys = t.get("public_keys", list, required=True)
         for key in keys:
             if not isinstance(key, str):
@@ -245,6 +248,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
             publisher=t.get("publisher", str),
             poll_seconds=float(t.number("poll_seconds", 60, 5, 86400)),
             max_bytes=int(t.number("max_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024)),
+            max_asset_bytes=int(t.number("max_asset_bytes", 2 * 1024**3, 1024, 64 * 1024**3)),
+            cache_bytes=int(t.number("cache_bytes", 16 * 1024**3, 1024 * 1024, 16 * 1024**4)),
         )
 
     inbox = None

@@ -12,14 +12,15 @@ import os
 import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from signage.config import BoardConfig
+from signage.errors import SignageError
 from signage.model import Playable
-from signage.playlist import load_playlists
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class ContentChanged:
 
 
 Event = ContentChanged
+Reload = Callable[[], list[Playable]]
 
 
 def _stamp(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -49,15 +51,16 @@ def _stamp(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 class PlaylistWatch:
-    """Re-reads the local playlists when they, or the media they name, change on disk.
+    """Re-reads the board's content when a playlist, or a medium it names, changes on disk.
 
-    A look costs a `stat` per file; the playlists are parsed and their media hashed only
-    when a size or modification time moved.
+    A look costs a `stat` per file; the content is reloaded only when a size or a
+    modification time moved.
     """
 
-    def __init__(self, paths: Sequence[Path], post: Callable[[Event], None], playables: Sequence[Playable]) -> None:
+    def __init__(self, paths: Sequence[Path], post: Callable[[Event], None], reload: Reload, playables: Sequence[Playable]) -> None:
         self.paths = tuple(paths)
         self.post = post
+        self.reload = reload
         self._media = self._media_of(playables)
         self._stamp = _stamp([*self.paths, *self._media])
 
@@ -69,12 +72,44 @@ class PlaylistWatch:
         """One look; posts `ContentChanged` and returns True when something changed."""
         if _stamp([*self.paths, *self._media]) == self._stamp:
             return False
-        loaded = load_playlists(self.paths)
-        self._media = self._media_of(loaded.playables)
+        playables = self.reload()
+        self._media = self._media_of(playables)
         self._stamp = _stamp([*self.paths, *self._media])
-        log.info("playlists changed: %d bulletins", len(loaded.playables))
-        self.post(ContentChanged(loaded.playables))
+        log.info("playlists changed: %d bulletins", len(playables))
+        self.post(ContentChanged(playables))
         return True
+
+
+class FeedPoll:
+    """Pulls the district feed; when what the board holds changed, posts the new content."""
+
+    def __init__(self, config: BoardConfig, post: Callable[[Event], None], reload: Reload) -> None:
+        from signage.feed.http import Fetcher
+
+        self.config = config
+        self.post = post
+        self.reload = reload
+        self.fetcher = Fetcher()
+
+    def run(self) -> None:
+        from signage.feed.sync import open_store, sync
+
+        try:
+            store, files = open_store(self.config)
+        except SignageError as exc:
+            log.error("%s", exc)
+            return
+        try:
+            result = sync(self.config, store, files, self.fetcher, lambda: datetime.now(self.config.board.timezone))
+        except SignageError as exc:  # recorded where it could be; never fatal to the board
+            log.error("%s", exc)
+            return
+        finally:
+            store.close()
+        if result.ok:
+            log.info("feed: %s", "; ".join(result.lines()))
+        if result.content_changed:
+            self.post(ContentChanged(self.reload()))
 
 
 class Jobs:
@@ -86,13 +121,20 @@ class Jobs:
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults=defaults)
 
     @classmethod
-    def for_board(cls, config: BoardConfig, playables: Sequence[Playable], *, playlist_seconds: float = PLAYLIST_CHECK_SECONDS) -> Jobs:
+    def for_board(
+        cls, config: BoardConfig, playables: Sequence[Playable], reload: Reload, *, playlist_seconds: float = PLAYLIST_CHECK_SECONDS
+    ) -> Jobs:
+        """Every time-driven job of the board, in one place."""
         jobs = cls(config.board.timezone)
         if config.playlists:
-            watch = PlaylistWatch(config.playlists, jobs.events.put, playables)
-            jobs.scheduler.add_job(
-                watch.check, IntervalTrigger(seconds=playlist_seconds, jitter=playlist_seconds / 10), id="playlists", name="playlist watch"
-            )
+            watch = PlaylistWatch(config.playlists, jobs.events.put, reload, playables)
+            trigger = IntervalTrigger(seconds=playlist_seconds, jitter=playlist_seconds / 10)
+            jobs.scheduler.add_job(watch.check, trigger, id="playlists", name="playlist watch")
+        if config.feed is not None:
+            poll = FeedPoll(config, jobs.events.put, reload)
+            # Jitter spreads a district's boards over the interval; the first pull is at start.
+            trigger = IntervalTrigger(seconds=config.feed.poll_seconds, jitter=config.feed.poll_seconds / 5)
+            jobs.scheduler.add_job(poll.run, trigger, id="feed", name="feed poll", next_run_time=datetime.now(config.board.timezone))
         return jobs
 
     def start(self) -> None:

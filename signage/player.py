@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 import pygame
 
 from signage.config import BoardConfig
+from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError
 from signage.jobs import ContentChanged, Jobs
 from signage.model import Playable, Priority
 from signage.paths import LOGO
-from signage.playlist import load_playlists
 from signage.render.composer import Composer, Slide
 from signage.render.fonts import FontBook, FontFiles
 from signage.render.frame import Frame
@@ -67,11 +67,6 @@ def load_logo(path: Path) -> pygame.Surface | None:
     except (pygame.error, FileNotFoundError, OSError) as exc:
         log.error("%s: cannot load logo (%s); the header goes without it", path, exc)
         return None
-
-
-def load_content(config: BoardConfig) -> list[Playable]:
-    """Everything the board could play, from its local sources (feed and inbox join in later issues)."""
-    return load_playlists(config.playlists).playables
 
 
 def ticker_items(config: BoardConfig, playables: list[Playable]) -> list[str]:
@@ -128,7 +123,7 @@ class Player:
         self.content = load_content(config)
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
         self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
-        self.jobs = Jobs.for_board(config, self.content)
+        self.jobs = Jobs.for_board(config, self.content, lambda: load_content(config))
         self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None
         self.page = 0

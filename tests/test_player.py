@@ -276,7 +276,9 @@ def test_the_playlist_watch_job_runs_under_apscheduler(tmp_path: Path) -> None:
     from signage.playlist import load_playlists
 
     config = load_config(board(tmp_path, THREE))
-    jobs = Jobs.for_board(config, load_playlists(config.playlists).playables, playlist_seconds=0.2)
+    jobs = Jobs.for_board(
+        config, load_playlists(config.playlists).playables, lambda: load_playlists(config.playlists).playables, playlist_seconds=0.2
+    )
     jobs.start()
     try:
         time.sleep(0.5)

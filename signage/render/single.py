@@ -11,12 +11,13 @@ from pathlib import Path
 import pygame
 
 from signage.config import BoardConfig
+from signage.content import load_content
 from signage.errors import BulletinError, SignageError
 from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
 from signage.model import MEDIA_TYPES, BulletinInput, Playable, Source, parse_bulletin
 from signage.paths import LOGO
-from signage.player import font_files, load_content, load_logo, save_png, ticker_items
+from signage.player import font_files, load_logo, save_png, ticker_items
 from signage.playlist import describe_media, load_playlist
 from signage.render.composer import compose
 from signage.render.fonts import FontBook

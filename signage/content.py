@@ -1,0 +1,39 @@
+"""Everything a board could play, gathered from its sources: the held feed, then local playlists."""
+
+from __future__ import annotations
+
+import logging
+
+from signage.config import BoardConfig
+from signage.errors import StoreError
+from signage.model import Playable
+from signage.playlist import load_playlists
+
+log = logging.getLogger(__name__)
+
+
+def load_content(config: BoardConfig) -> list[Playable]:
+    """Feed bulletins whose media is verified, then playlist bulletins (an id already taken is skipped)."""
+    playables: list[Playable] = []
+    if config.feed is not None:
+        from signage.feed.sync import feed_playables, open_store  # the feed's modules load only on boards with a feed
+
+        try:
+            store, files = open_store(config)
+            try:
+                playables += feed_playables(store, files)
+            finally:
+                store.close()
+        except StoreError as exc:
+            log.error("%s", exc)
+    taken = {p.bulletin.id for p in playables}
+    for playable in load_playlists(config.playlists).playables:
+        if playable.bulletin.id in taken:
+            log.warning(
+                "%s: bulletin %r: the feed holds this id; the playlist's is skipped",
+                playable.media_path or "playlist",
+                playable.bulletin.id,
+            )
+            continue
+        playables.append(playable)
+    return playables

@@ -1,0 +1,220 @@
+"""One pull of the district feed: fetch, decide trust, store, download media; and what the board may play from it.
+
+The pure decision (`trust.decide`) sits between two edges: the network (`http.Fetcher`)
+and the disk (`store`). Nothing here touches the screen: the player reads the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urljoin
+
+from signage.config import BoardConfig, FeedSection
+from signage.envelope import parse_public_key
+from signage.errors import FeedRejected, FetchError, MediaError, StoreError
+from signage.feed.http import Fetcher, retry
+from signage.feed.trust import decide
+from signage.model import Bulletin, Playable, Priority
+from signage.store.db import Store
+from signage.store.files import ContentStore
+
+log = logging.getLogger(__name__)
+
+GARBAGE_GRACE = timedelta(days=1)
+
+
+@dataclass
+class SyncResult:
+    outcome: str  # "accepted", "unchanged", "refused" or "unreachable"
+    sequence: int | None = None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    downloaded: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # media not yet verified: their bulletins wait
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("accepted", "unchanged")
+
+    @property
+    def content_changed(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.downloaded)
+
+    def lines(self) -> list[str]:
+        head = {"accepted": f"accepted sequence {self.sequence}", "unchanged": f"unchanged (sequence {self.sequence})"}
+        lines = [head.get(self.outcome, self.outcome)]
+        for label, items in (("added", self.added), ("changed", self.changed), ("removed", self.removed)):
+            if items:
+                lines.append(f"{label}: {', '.join(items)}")
+        if self.downloaded:
+            lines.append(f"downloaded {len(self.downloaded)} media file(s)")
+        if self.pending:
+            lines.append(f"waiting for {len(self.pending)} media file(s)")
+        return lines + self.notes + self.errors
+
+
+def open_store(config: BoardConfig) -> tuple[Store, ContentStore]:
+    data = config.board.data_dir
+    return Store(data / "board.db"), ContentStore(data / "media")
+
+
+def pinned_keys(feed: FeedSection) -> list[bytes]:
+    return [parse_public_key(key) for key in feed.public_keys]
+
+
+def sync(
+    config: BoardConfig,
+    store: Store,
+    content: ContentStore,
+    fetcher: Fetcher,
+    now: Callable[[], datetime],
+    *,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = 3,
+) -> SyncResult:
+    """Pull the feed once; a refusal or an outage is recorded and reported, the held feed stands."""
+    feed = config.feed
+    if feed is None:
+        raise StoreError(f"{config.path}: no [feed] section: nothing to sync")
+    rng = rng or random.Random()
+    record = store.feed()
+    try:
+        response = retry(
+            lambda: fetcher.get_feed(feed.url, etag=record.etag, last_modified=record.last_modified, max_bytes=feed.max_bytes),
+            attempts=attempts,
+            rng=rng,
+            sleep=sleep,
+        )
+    except FetchError as exc:
+        store.failed(str(exc), now())
+        log.warning("%s", exc)
+        return SyncResult("unreachable", record.state.sequence, errors=[str(exc)])
+
+    result = SyncResult("unchanged", record.state.sequence)
+    if response.status == 304:
+        store.synced(now())
+    else:
+        assert response.body is not None
+        try:
+            verdict = decide(
+                response.body,
+                pinned=pinned_keys(feed),
+                threshold=feed.threshold,
+                publisher=feed.publisher,
+                state=record.state,
+                now=now(),
+                origin=feed.url,
+            )
+        except FeedRejected as exc:
+            store.failed(str(exc), now())
+            log.error("%s", exc)
+            return SyncResult("refused", record.state.sequence, errors=[str(exc)])
+        result.notes += verdict.notes
+        for note in verdict.notes:
+            log.warning("%s", note)
+        if verdict.unchanged:
+            store.synced(now(), state=verdict.state, etag=response.etag, last_modified=response.last_modified)
+        else:
+            kept = _for_this_board(config, verdict.manifest.bulletins, result)
+            before = {b.id: b.revision for b in store.bulletins()}
+            store.accept(
+                verdict.manifest,
+                verdict.payload,
+                verdict.state,
+                kept,
+                now=now(),
+                etag=response.etag,
+                last_modified=response.last_modified,
+                notes=verdict.notes,
+            )
+            result.outcome, result.sequence = "accepted", verdict.manifest.sequence
+            result.added = [b.id for b in kept if b.id not in before]
+            result.changed = [b.id for b in kept if b.id in before and before[b.id] != b.revision]
+            result.removed = sorted(set(before) - {b.id for b in kept})
+            result.errors += list(verdict.manifest.rejected)
+    _download(config, feed, store, content, fetcher, now, result)
+    return result
+
+
+def _for_this_board(config: BoardConfig, bulletins: tuple[Bulletin, ...], result: SyncResult) -> list[Bulletin]:
+    """Bulletins aimed at this board, within the media size limit; emergencies first for their downloads."""
+    assert config.feed is not None
+    kept = []
+    for bulletin in bulletins:
+        if not bulletin.targets(config.board.id):
+            continue
+        if bulletin.media is not None and bulletin.media.bytes > config.feed.max_asset_bytes:
+            result.errors.append(
+                f"{config.feed.url}: bulletin {bulletin.id!r}: media of {bulletin.media.bytes} bytes is over the "
+                f"board's limit of {config.feed.max_asset_bytes}"
+            )
+            continue
+        kept.append(bulletin)
+    return kept
+
+
+def asset_url(feed_url: str, sha256: str) -> str:
+    return urljoin(feed_url, f"assets/{sha256}")
+
+
+def _download(
+    config: BoardConfig,
+    feed: FeedSection,
+    store: Store,
+    content: ContentStore,
+    fetcher: Fetcher,
+    now: Callable[[], datetime],
+    result: SyncResult,
+) -> None:
+    """Fetch every missing medium (resuming partial ones), verify, move into the store; then collect garbage."""
+    order = {b.media.sha256: b.priority is not Priority.EMERGENCY for b in store.bulletins() if b.media}
+    wanted = store.wanted_assets()
+    stored = store.stored_assets()
+    for sha256, size in sorted(wanted.items(), key=lambda item: order.get(item[0], True)):
+        if content.has(sha256, size):
+            if sha256 not in stored:
+                store.asset_stored(sha256, size, now())
+            continue
+        partial = content.partial(sha256)
+        have = partial.stat().st_size if partial.exists() else 0
+        if content.usage() + size - have > feed.cache_bytes:
+            message = f"{asset_url(feed.url, sha256)}: not downloaded: the cache budget of {feed.cache_bytes} bytes is full"
+            store.download_failed(sha256, size, message, now())
+            result.errors.append(message)
+            result.pending.append(sha256)
+            continue
+        url = asset_url(feed.url, sha256)
+        try:
+            fetcher.download(url, partial, expected_bytes=size, sha256=sha256, deadline_s=min(1800.0, 120.0 + size / 65536))
+            content.commit(sha256)
+        except (FetchError, MediaError) as exc:
+            store.download_failed(sha256, size, str(exc), now())
+            log.warning("%s", exc)
+            result.errors.append(str(exc))
+            result.pending.append(sha256)
+            continue
+        store.asset_stored(sha256, size, now())
+        result.downloaded.append(sha256)
+    store.assets_used(list(wanted), now())
+    for name in content.collect(set(wanted), store.asset_last_used(), now(), GARBAGE_GRACE):
+        store.forget_asset(name)
+
+
+def feed_playables(store: Store, content: ContentStore) -> list[Playable]:
+    """The held feed's bulletins whose media is verified on disk (text needs none), in feed order."""
+    playables = []
+    for bulletin in store.bulletins():
+        if bulletin.media is None:
+            playables.append(Playable(bulletin))
+        elif content.has(bulletin.media.sha256, bulletin.media.bytes):
+            playables.append(Playable(bulletin, content.path(bulletin.media.sha256)))
+    return playables

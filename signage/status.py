@@ -1,0 +1,95 @@
+"""`signage status`: what the board holds, as one JSON document or a few readable lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from signage.config import BoardConfig
+from signage.errors import SignageError
+from signage.feed.trust import effective_now, is_stale
+from signage.model import Bulletin
+from signage.playlist import load_playlists
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _entry(bulletin: Bulletin, ready: bool) -> dict[str, Any]:
+    return {
+        "id": bulletin.id,
+        "revision": bulletin.revision,
+        "kind": bulletin.kind.value,
+        "source": bulletin.source.value,
+        "priority": bulletin.priority.value,
+        "ready": ready,
+        "title": bulletin.title,
+    }
+
+
+def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
+    status: dict[str, Any] = {"board": config.board.id, "name": config.board.name, "clock": now.isoformat(), "feed": None}
+    bulletins: list[dict[str, Any]] = []
+    if config.feed is not None:
+        from signage.feed.sync import open_store
+
+        store, files = open_store(config)
+        try:
+            record = store.feed()
+            _, clock_note = effective_now(now, record.state)
+            status["feed"] = {
+                "url": config.feed.url,
+                "sequence": record.state.sequence,
+                "publisher": record.publisher,
+                "generated_at": _iso(record.generated_at),
+                "expires_at": _iso(record.expires_at),
+                "stale": record.expires_at is None or is_stale(record.expires_at, now, record.state),
+                "accepted_at": _iso(record.accepted_at),
+                "last_sync_at": _iso(record.last_sync_at),
+                "trusted_time": _iso(record.state.trusted_time),
+                "clock_behind_trusted_time": clock_note is not None,
+                "notes": record.notes,
+            }
+            status["last_error"] = record.last_error
+            for bulletin in store.bulletins():
+                ready = bulletin.media is None or files.has(bulletin.media.sha256, bulletin.media.bytes)
+                bulletins.append(_entry(bulletin, ready))
+            status["downloads"] = [
+                {"sha256": row["sha256"], "bytes": row["bytes"], "attempts": row["attempts"], "last_error": row["last_error"]}
+                for row in store.downloads()
+            ]
+            status["cache_bytes"] = files.usage()
+        except SignageError as exc:
+            status["last_error"] = str(exc)
+        finally:
+            store.close()
+    loaded = load_playlists(config.playlists)
+    bulletins += [_entry(p.bulletin, True) for p in loaded.playables]
+    status["bulletins"] = bulletins
+    status["playlist_errors"] = loaded.errors
+    status.setdefault("last_error", loaded.errors[-1] if loaded.errors else None)
+    status["quarantine"] = []  # the inbox (drop folder, USB) arrives with its own issue
+    status["reports_queued"] = 0  # reports to the hub arrive with their own issue
+    return status
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    lines = [f"board {status['board']} ({status['name']}), clock {status['clock']}"]
+    feed = status["feed"]
+    if feed is None:
+        lines.append("feed: none configured")
+    elif feed["sequence"] is None:
+        lines.append(f"feed: nothing accepted yet from {feed['url']}")
+    else:
+        stale = "STALE, " if feed["stale"] else ""
+        lines.append(f"feed: sequence {feed['sequence']} from {feed['publisher']}, {stale}expires {feed['expires_at']}")
+        lines.append(f"last sync: {feed['last_sync_at']}")
+        if feed["clock_behind_trusted_time"]:
+            lines.append(f"clock: earlier than the trusted time {feed['trusted_time']}: check the clock (NTP)")
+    for entry in status["bulletins"]:
+        ready = "ready" if entry["ready"] else "waiting for media"
+        lines.append(f"  {entry['id']} r{entry['revision']} {entry['kind']} {entry['source']} {entry['priority']}: {ready}")
+    if status.get("last_error"):
+        lines.append(f"last error: {status['last_error']}")
+    return lines

@@ -1,0 +1,255 @@
+"""The board's state in SQLite through sqlite-utils: one schema, versioned migrations, WAL, full sync.
+
+What lives here survives a power cut at any instant: the accepted feed (its payload and trust
+state), the bulletins with whether their media is verified, and download progress. Each
+acceptance is one transaction, so a board restarts into the last feed it fully accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from signage.envelope import loads_strict
+from signage.errors import StoreError
+from signage.feed.manifest import Manifest, bulletin_json
+from signage.feed.trust import TrustState
+from signage.model import Bulletin, BulletinInput, Source, parse_bulletin
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["feed_state"].create(
+        {
+            "id": int,
+            "sequence": int,
+            "payload_sha256": str,
+            "payload": bytes,
+            "signers": str,
+            "trusted_time": str,
+            "generated_at": str,
+            "expires_at": str,
+            "publisher": str,
+            "accepted_at": str,
+            "etag": str,
+            "last_modified": str,
+            "last_sync_at": str,
+            "last_error": str,
+            "notes": str,
+        },
+        pk="id",
+    )
+    db["bulletins"].create(
+        {"id": str, "revision": int, "source": str, "position": int, "data": str, "media_sha256": str, "media_bytes": int},
+        pk="id",
+    )
+    db["assets"].create({"sha256": str, "bytes": int, "stored_at": str, "last_used_at": str}, pk="sha256")
+    db["downloads"].create({"sha256": str, "bytes": int, "attempts": int, "last_error": str, "updated_at": str}, pk="sha256")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1,)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    state: TrustState
+    publisher: str | None
+    generated_at: datetime | None
+    expires_at: datetime | None
+    accepted_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    last_sync_at: datetime | None
+    last_error: str | None
+    notes: str | None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+class Store:
+    """The board's database; one per thread (SQLite connections stay in the thread that made them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self.db = sqlite_utils.Database(connection)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the board's database: {exc}") from None
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self.db.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: database schema {version} is newer than this signage ({len(MIGRATIONS)})")
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                MIGRATIONS[number](self.db)
+                self.db.execute("DELETE FROM schema_version")
+                self.db.execute("INSERT INTO schema_version (version) VALUES (?)", [number + 1])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic, durable change (BEGIN IMMEDIATE … COMMIT, rolled back on any error)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- the feed ------------------------------------------------------------------
+
+    def feed(self) -> FeedRecord:
+        rows = list(self.db["feed_state"].rows_where("id = 1"))
+        if not rows:
+            return FeedRecord(TrustState(), None, None, None, None, None, None, None, None, None)
+        row = rows[0]
+        state = TrustState(row["sequence"], row["payload_sha256"], tuple(json.loads(row["signers"] or "[]")), _moment(row["trusted_time"]))
+        return FeedRecord(
+            state,
+            row["publisher"],
+            _moment(row["generated_at"]),
+            _moment(row["expires_at"]),
+            _moment(row["accepted_at"]),
+            row["etag"],
+            row["last_modified"],
+            _moment(row["last_sync_at"]),
+            row["last_error"],
+            row["notes"],
+        )
+
+    def _feed_row(self, values: dict[str, Any]) -> None:
+        self.db["feed_state"].upsert({"id": 1, **values}, pk="id")
+
+    def accept(
+        self,
+        manifest: Manifest,
+        payload: bytes,
+        state: TrustState,
+        bulletins: Sequence[Bulletin],
+        *,
+        now: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        """Hold a newly accepted feed: its trust state and its bulletins replace the old, in one transaction."""
+        with self.transaction():
+            self._feed_row(
+                {
+                    "sequence": state.sequence,
+                    "payload_sha256": state.payload_sha256,
+                    "payload": payload,
+                    "signers": json.dumps(list(state.signers)),
+                    "trusted_time": _iso(state.trusted_time),
+                    "generated_at": _iso(manifest.generated_at),
+                    "expires_at": _iso(manifest.expires_at),
+                    "publisher": manifest.publisher,
+                    "accepted_at": _iso(now),
+                    "etag": etag,
+                    "last_modified": last_modified,
+                    "last_sync_at": _iso(now),
+                    "last_error": None,
+                    "notes": "; ".join(notes) or None,
+                }
+            )
+            self.db.execute("DELETE FROM bulletins WHERE source = ?", [Source.FEED.value])
+            for position, bulletin in enumerate(bulletins):
+                self.db["bulletins"].insert(
+                    {
+                        "id": bulletin.id,
+                        "revision": bulletin.revision,
+                        "source": Source.FEED.value,
+                        "position": position,
+                        "data": json.dumps(bulletin_json(bulletin), ensure_ascii=False),
+                        "media_sha256": bulletin.media.sha256 if bulletin.media else None,
+                        "media_bytes": bulletin.media.bytes if bulletin.media else None,
+                    },
+                    replace=True,
+                )
+
+    def synced(self, now: datetime, *, state: TrustState | None = None, etag: str | None = None, last_modified: str | None = None) -> None:
+        """A sync that changed no bulletin: 304, or the same feed again (its trusted time may move on)."""
+        values: dict[str, Any] = {"last_sync_at": _iso(now), "last_error": None}
+        if state is not None:
+            values["trusted_time"] = _iso(state.trusted_time)
+        if etag is not None:
+            values["etag"] = etag
+        if last_modified is not None:
+            values["last_modified"] = last_modified
+        with self.transaction():
+            self._feed_row(values)
+
+    def failed(self, message: str, now: datetime) -> None:
+        with self.transaction():
+            self._feed_row({"last_error": message, "last_sync_at": _iso(now)})
+
+    # -- bulletins -----------------------------------------------------------------
+
+    def bulletins(self, source: Source = Source.FEED) -> list[Bulletin]:
+        rows = self.db.execute("SELECT data FROM bulletins WHERE source = ? ORDER BY position", [source.value]).fetchall()
+        spec = BulletinInput(origin=str(self.path), source=source)
+        return [parse_bulletin(loads_strict(row[0].encode("utf-8"), str(self.path), StoreError), spec) for row in rows]
+
+    def wanted_assets(self) -> dict[str, int]:
+        """The media the held bulletins need: SHA-256 → declared bytes."""
+        rows = self.db.execute("SELECT DISTINCT media_sha256, media_bytes FROM bulletins WHERE media_sha256 IS NOT NULL")
+        return {sha: size for sha, size in rows.fetchall()}
+
+    # -- assets and downloads --------------------------------------------------------
+
+    def asset_stored(self, sha256: str, size: int, now: datetime) -> None:
+        with self.transaction():
+            self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "last_used_at": _iso(now)}, pk="sha256")
+            self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
+
+    def stored_assets(self) -> dict[str, int]:
+        return {sha: size for sha, size in self.db.execute("SELECT sha256, bytes FROM assets").fetchall()}
+
+    def assets_used(self, shas: Sequence[str], now: datetime) -> None:
+        if shas:
+            marks = ",".join("?" for _ in shas)
+            with self.transaction():
+                self.db.execute(f"UPDATE assets SET last_used_at = ? WHERE sha256 IN ({marks})", [_iso(now), *shas])
+
+    def asset_last_used(self) -> dict[str, datetime]:
+        return {sha: datetime.fromisoformat(used) for sha, used in self.db.execute("SELECT sha256, last_used_at FROM assets").fetchall()}
+
+    def forget_asset(self, sha256: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM assets WHERE sha256 = ?", [sha256])
+
+    def download_failed(self, sha256: str, size: int, message: str, now: datetime) -> None:
+        with self.transaction():
+            row = self.db.execute("SELECT attempts FROM downloads WHERE sha256 = ?", [sha256]).fetchone()
+            attempts = (row[0] if row else 0) + 1
+            self.db["downloads"].upsert(
+                {"sha256": sha256, "bytes": size, "attempts": attempts, "last_error": message, "updated_at": _iso(now)}, pk="sha256"
+            )
+
+    def downloads(self) -> list[dict[str, Any]]:
+        return list(self.db["downloads"].rows)

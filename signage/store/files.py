@@ -1,0 +1,99 @@
+"""Content-addressed files: media stored under their SHA-256, written so a power cut never leaves half a file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from signage.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path`: a temporary file in the same folder, fsync, rename, fsync the folder."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+class ContentStore:
+    """`<root>/assets/<sha256>` for verified media; `<root>/partial/<sha256>` for downloads in progress."""
+
+    def __init__(self, root: Path) -> None:
+        self.assets = Path(root) / "assets"
+        self.partial_dir = Path(root) / "partial"
+        try:
+            self.assets.mkdir(parents=True, exist_ok=True)
+            self.partial_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot create the media store: {exc.strerror}") from None
+
+    def path(self, sha256: str) -> Path:
+        if not SHA256_NAME.fullmatch(sha256):  # names come from a feed: never a path of their own
+            raise StoreError(f"{sha256[:80]!r}: not a SHA-256 name")
+        return self.assets / sha256
+
+    def partial(self, sha256: str) -> Path:
+        return self.partial_dir / self.path(sha256).name
+
+    def has(self, sha256: str, size: int) -> bool:
+        try:
+            return self.path(sha256).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def commit(self, sha256: str) -> Path:
+        """Move a verified download into place (the caller has checked its size and SHA-256)."""
+        source, target = self.partial(sha256), self.path(sha256)
+        with source.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(source, target)
+        fsync_dir(self.assets)
+        return target
+
+    def usage(self) -> int:
+        return sum(entry.stat().st_size for entry in self.assets.iterdir() if entry.is_file()) + sum(
+            entry.stat().st_size for entry in self.partial_dir.iterdir() if entry.is_file()
+        )
+
+    def collect(self, wanted: set[str], last_used: dict[str, datetime], now: datetime, grace: timedelta) -> list[str]:
+        """Remove media no bulletin needs once unused for `grace`; partial downloads nobody wants go at once."""
+        removed = []
+        for entry in self.assets.iterdir():
+            name = entry.name
+            if name in wanted or not SHA256_NAME.fullmatch(name):
+                continue
+            used = last_used.get(name)
+            if used is not None and now - used < grace:
+                continue
+            entry.unlink(missing_ok=True)
+            removed.append(name)
+        for entry in self.partial_dir.iterdir():
+            if entry.name not in wanted:
+                entry.unlink(missing_ok=True)
+        if removed:
+            fsync_dir(self.assets)
+            log.info("cache: removed %d unused media file(s)", len(removed))
+        return removed
