@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from signage.config import BoardConfig
 
 log = logging.getLogger("signage")
+DISTRICT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the district tools write times in Vietnam's zone
 
 
 def _positive(text: str) -> float:
@@ -60,6 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--hours", type=_positive, default=24.0, help="how far ahead (default 24)")
     plan.add_argument("--json", action="store_true", help="one JSON document: the list of {start, end, bulletin}")
 
+    sync = commands.add_parser("sync", help="pull the district feed now: verify, store, download media")
+    sync.add_argument("--config", type=Path, required=True, help="the board's TOML config")
+
+    status = commands.add_parser("status", help="what the board holds")
+    status.add_argument("--config", type=Path, required=True, help="the board's TOML config")
+    status.add_argument("--json", action="store_true", help="one JSON document")
+
+    keygen = commands.add_parser("keygen", help="a new Ed25519 key (district or board); prints its public key")
+    keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the private key (mode 0600)")
+
+    publish = commands.add_parser("publish", help="build the signed static feed from a folder of <id>.toml bulletins")
+    publish.add_argument("src", type=Path, help="folder of <id>.toml bulletins and their media")
+    publish.add_argument("--key", type=Path, required=True, help="the district's private key")
+    publish.add_argument("--out", type=Path, required=True, metavar="SITE", help="the folder a web server serves")
+    publish.add_argument("--publisher", default="hon-quan", help="the publisher id boards may pin (default hon-quan)")
+    publish.add_argument("--expires-in", default="7d", metavar="DURATION", help="how long the feed stays fresh: 7d, 36h, 90m (default 7d)")
+
+    verify = commands.add_parser("verify", help="check a published feed as a board would")
+    verify.add_argument("site", metavar="SITE-OR-URL", help="the published folder, or its URL")
+    verify.add_argument("--public-key", action="append", required=True, dest="public_keys", help="ed25519:… or a file holding it")
+    verify.add_argument("--threshold", type=int, default=1, help="distinct keys that must sign (default 1)")
+
     render = commands.add_parser("render", help="render one full frame to a PNG")
     render.add_argument("source", help="a bulletin id, a bulletin .toml file, or a .txt or image file")
     render.add_argument("--out", type=Path, required=True, metavar="PNG")
@@ -87,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _render(args)
         if args.command == "plan":
             return _plan(args)
+        handlers = {"sync": _sync, "status": _status, "keygen": _keygen, "publish": _publish, "verify": _verify}
+        if args.command in handlers:
+            return handlers[args.command](args)
     except SignageError as exc:
         print(f"signage: error: {exc}", file=sys.stderr)
         return 1
@@ -126,9 +153,10 @@ def _play(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     import json
 
+    from signage.content import load_content
     from signage.engine import plan
     from signage.planview import entries_json, table
-    from signage.player import load_content, rules_of
+    from signage.player import rules_of
 
     if args.hours > 24 * 31:
         raise SignageError(f"--hours: at most {24 * 31} (a month), got {args.hours:g}")
@@ -144,6 +172,75 @@ def _plan(args: argparse.Namespace) -> int:
     else:
         print(table(entries))
     return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from signage.feed.http import Fetcher
+    from signage.feed.sync import open_store, sync
+
+    config = _config(args.config)
+    store, files = open_store(config)
+    fetcher = Fetcher()
+    try:
+        result = sync(config, store, files, fetcher, lambda: datetime.now(config.board.timezone))
+    finally:
+        fetcher.close()
+        store.close()
+    for line in result.lines():
+        print(line)
+    if not result.ok:
+        print(f"signage: error: {result.errors[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from signage.status import board_status, status_lines
+
+    config = _config(args.config)
+    status = board_status(config, datetime.now(config.board.timezone))
+    if args.json:
+        json.dump(status, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(status_lines(status)))
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from signage.envelope import generate_key, public_key_text, public_raw
+
+    key = generate_key(args.out)
+    print(public_key_text(public_raw(key)))
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from signage.district.publish import parse_duration, publish
+
+    try:
+        expires_in = parse_duration(args.expires_in)
+    except ValueError as exc:
+        raise SignageError(f"--expires-in: {exc}") from None
+    published = publish(args.src, args.key, args.out, publisher=args.publisher, expires_in=expires_in, now=datetime.now(DISTRICT_ZONE))
+    print(
+        f"{published.feed_path}: sequence {published.sequence}, {published.bulletins} bulletin(s), {published.assets_written} new asset(s)"
+    )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from signage.district.verify import verify_site
+
+    keys = []
+    for value in args.public_keys:
+        path = Path(value)
+        keys.append(path.read_text(encoding="utf-8").strip() if not value.startswith("ed25519:") and path.is_file() else value)
+    report = verify_site(args.site, keys, threshold=args.threshold, now=datetime.now(DISTRICT_ZONE))
+    print("\n".join(report.lines()))
+    return 0 if not report.problems else 1
 
 
 def _render(args: argparse.Namespace) -> int:

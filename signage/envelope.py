@@ -140,6 +140,8 @@ def verify(
     raw: bytes, payload_type: str, pinned: Sequence[bytes], threshold: int, origin: str, error: type[SignageError] = FeedRejected
 ) -> Verified:
     """Verify a DSSE envelope: at least `threshold` distinct pinned keys must have signed PAE(type, payload)."""
+    if threshold < 1:
+        raise error(f"{origin}: a signature threshold below 1 would trust unsigned feeds")
     envelope = loads_strict(raw, origin, error)
     if not isinstance(envelope, dict):
         raise error(f"{origin}: envelope is not a JSON object")

@@ -256,11 +256,11 @@ def _parse_slots(f: _Fields) -> tuple[Slot, ...]:
                 raise s.fail("days", f"expected a non-empty list of {', '.join(DAY_NAMES)}")
             days = frozenset(DAY_NAMES.index(d) for d in days_raw)
         start_raw = s.get("from", str)
-        start = parse_clock(start_raw, partial(s.fail, "from")) if start_raw else time(0, 0)
+        start = parse_clock(start_raw, partial(s.fail, "from")) if start_raw is not None else time(0, 0)
         if start is None:
             raise s.fail("from", "24:00 is not a start time")
         end_raw = s.get("until", str)
-        end = parse_clock(end_raw, partial(s.fail, "until")) if end_raw else None
+        end = parse_clock(end_raw, partial(s.fail, "until")) if end_raw is not None else None
         if end == start:
             raise s.fail("until", "equals from: an empty slot")
         slots.append(Slot(days=days, start=start, end=end))
@@ -294,6 +294,8 @@ def parse_bulletin(data: Mapping[str, Any], spec: BulletinInput) -> Bulletin:
         raise f.fail("kind", f"unknown kind {kind_raw!r} (expected {', '.join(k.value for k in Kind)})") from None
 
     title = f.text("title", required=True) or ""
+    if not title.strip():
+        raise f.fail("title", "empty")
     body = f.text("body") or ""
     media = _parse_media(f)
     if kind is Kind.TEXT:
@@ -358,7 +360,11 @@ def parse_command(data: Mapping[str, Any], origin: str) -> Command:
     except ValueError:
         raise f.fail("action", f"unknown action {action_raw!r}") from None
     boards: Sequence[str] = f.get("boards", list, required=True)
+    if not boards or any(not isinstance(b, str) or not (b == "*" or BOARD_ID.fullmatch(b)) for b in boards):
+        raise f.fail("boards", 'expected a non-empty list of board ids or ["*"]')
     issued_at = f.moment("issued_at", required=True)
     expires_at = f.moment("expires_at", required=True)
     assert issued_at is not None and expires_at is not None
+    if expires_at <= issued_at:
+        raise f.fail("expires_at", "is not after issued_at")
     return Command(command_id, action, tuple(boards), issued_at, expires_at)

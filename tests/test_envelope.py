@@ -120,3 +120,8 @@ def test_strict_json(raw: bytes, message: str) -> None:
     with pytest.raises(FeedRejected, match=message):
         loads_strict(raw, "feed.json")
     assert loads_strict(b'{"s": "[[[{{{"}', "x") == {"s": "[[[{{{"}  # brackets inside strings do not count
+
+
+def test_a_threshold_below_one_is_refused(keys) -> None:
+    with pytest.raises(FeedRejected, match="threshold below 1"):
+        verify(sign(b"{}", FEED_TYPE, keys[:1]), FEED_TYPE, [], 0, "feed.json")

@@ -125,3 +125,19 @@ def test_image_slide_centres_the_picture_over_a_fill_and_keeps_the_caption_off_i
     assert max(top_fill[:3]) < 140  # the fill is darkened
     bottom = pygame.transform.average_color(slide, (0, h - 20, w, 20))
     assert max(bottom[:3]) < 80  # the caption band, not the picture
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00", "video/mp4"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00", None),  # an iPhone photo is not a video
+        (b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00", None),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm", "video/webm"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska", None),
+    ],
+)
+def test_sniffing_tells_video_from_its_cousins(head: bytes, expected: str | None) -> None:
+    from signage.media.sniff import sniff
+
+    assert sniff(head) == expected

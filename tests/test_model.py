@@ -70,6 +70,8 @@ def test_unknown_fields_are_ignored_in_a_feed_but_refused_in_a_playlist() -> Non
         ({"slots": [{"from": "25:00"}]}, r"slots\[0\]\.from: expected a time as HH:MM"),
         ({"slots": [{"from": "08:00", "until": "08:00"}]}, r"slots\[0\]\.until: equals from"),
         ({"slots": [{"form": "08:00"}]}, r"slots\[0\]\.form: unknown key"),
+        ({"slots": [{"from": ""}]}, r"slots\[0\]\.from: expected a time as HH:MM"),
+        ({"title": "   "}, r"title: empty"),
     ],
 )
 def test_each_bad_field_is_named(change: dict, message: str) -> None:
@@ -127,4 +129,15 @@ def test_parse_command() -> None:
         "feed.json",
     )
     assert command.action.value == "screenshot" and command.targets("tan-quan")
+    bad = {
+        "id": "c",
+        "boards": ["../x"],
+        "action": "sync",
+        "issued_at": "2026-11-23T09:00:00+07:00",
+        "expires_at": "2026-11-23T08:00:00+07:00",
+    }
+    with pytest.raises(BulletinError, match="boards: expected a non-empty list"):
+        parse_command(bad, "feed.json")
+    with pytest.raises(BulletinError, match="expires_at: is not after issued_at"):
+        parse_command({**bad, "boards": ["*"]}, "feed.json")
     assert command.expires_at.tzinfo is not None and command.expires_at.astimezone(UTC).hour == 3

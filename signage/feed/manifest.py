@@ -45,6 +45,7 @@ def parse_manifest(payload: bytes, origin: str) -> Manifest:
 
     if required("format", str) != FORMAT:
         raise FeedRejected(f"{origin}: manifest: format: {data['format']!r} is not {FORMAT!r}")
+    publisher = required("publisher", str)
     sequence = required("sequence", int)
     if not 0 <= sequence <= MAX_SEQUENCE:
         raise FeedRejected(f"{origin}: manifest: sequence: {sequence} is outside 0..2^53-1")
@@ -58,6 +59,8 @@ def parse_manifest(payload: bytes, origin: str) -> Manifest:
         if moment.utcoffset() is None:
             raise FeedRejected(f"{origin}: manifest: {key}: date-time without a UTC offset")
         moments[key] = moment
+    if moments["expires_at"] <= moments["generated_at"]:
+        raise FeedRejected(f"{origin}: manifest: expires_at: is not after generated_at")
     rejected: list[str] = []
     bulletins: list[Bulletin] = []
     seen: set[str] = set()
@@ -73,7 +76,11 @@ def parse_manifest(payload: bytes, origin: str) -> Manifest:
         seen.add(bulletin.id)
         bulletins.append(bulletin)
     commands: list[Command] = []
-    for entry in data.get("commands", []) if isinstance(data.get("commands", []), list) else []:
+    raw_commands = data.get("commands", [])
+    if not isinstance(raw_commands, list):
+        rejected.append(f"{origin}: manifest: commands: expected a list; ignored")
+        raw_commands = []
+    for entry in raw_commands:
         try:
             commands.append(parse_command(entry if isinstance(entry, Mapping) else {}, origin))
         except BulletinError as exc:
@@ -81,7 +88,7 @@ def parse_manifest(payload: bytes, origin: str) -> Manifest:
     for line in rejected:
         log.warning("%s", line)
     return Manifest(
-        publisher=required("publisher", str),
+        publisher=publisher,
         sequence=sequence,
         generated_at=moments["generated_at"],
         expires_at=moments["expires_at"],

@@ -15,6 +15,10 @@ EXTENSION_TYPES = {
 }
 
 
+MP4_BRANDS = frozenset({b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"dash", b"M4V ", b"mmp4", b"MSNV"})
+SNIFF_BYTES = 64
+
+
 def sniff(head: bytes) -> str | None:
     """The media type the leading bytes announce, or None."""
     if head.startswith(b"\xff\xd8\xff"):
@@ -25,13 +29,13 @@ def sniff(head: bytes) -> str | None:
         return "image/webp"
     if head.startswith(b"%PDF-"):
         return "application/pdf"
-    if head[4:8] == b"ftyp":
-        return "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
+    if head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
+        return "video/mp4"  # not HEIC, AVIF, M4A or QuickTime, which share the box format
+    if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
+        return "video/webm"  # Matroska whose DocType is webm
     return None
 
 
 def sniff_file(path: Path) -> str | None:
     with path.open("rb") as handle:
-        return sniff(handle.read(16))
+        return sniff(handle.read(SNIFF_BYTES))
