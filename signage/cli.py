@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The player logs what it does (journald keeps it); a one-shot command says only what went wrong.
+    quiet = logging.INFO if args.command == "play" else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else quiet,
         format="signage: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )

@@ -107,7 +107,9 @@ class FeedPoll:
         finally:
             store.close()
         if result.ok:
-            log.info("feed: %s", "; ".join(result.lines()))
+            log.info("feed: %s", "; ".join(result.lines()[:1] + result.lines()[1:2]))
+        for line in result.errors + result.notes:
+            log.warning("feed: %s", line)
         if result.content_changed:
             self.post(ContentChanged(self.reload()))
 

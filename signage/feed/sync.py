@@ -2,6 +2,7 @@
 
 The pure decision (`trust.decide`) sits between two edges: the network (`http.Fetcher`)
 and the disk (`store`). Nothing here touches the screen: the player reads the store.
+Failures are recorded in the store and returned, one line each; the caller logs them.
 """
 
 from __future__ import annotations
@@ -96,7 +97,6 @@ def sync(
         )
     except FetchError as exc:
         store.failed(str(exc), now())
-        log.warning("%s", exc)
         return SyncResult("unreachable", record.state.sequence, errors=[str(exc)])
 
     result = SyncResult("unchanged", record.state.sequence)
@@ -116,11 +116,8 @@ def sync(
             )
         except FeedRejected as exc:
             store.failed(str(exc), now())
-            log.error("%s", exc)
             return SyncResult("refused", record.state.sequence, errors=[str(exc)])
         result.notes += verdict.notes
-        for note in verdict.notes:
-            log.warning("%s", note)
         if verdict.unchanged:
             store.synced(now(), state=verdict.state, etag=response.etag, last_modified=response.last_modified)
         else:
@@ -198,7 +195,6 @@ def _download(
             content.commit(sha256)
         except (FetchError, MediaError) as exc:
             store.download_failed(sha256, size, str(exc), now())
-            log.warning("%s", exc)
             result.errors.append(str(exc))
             result.pending.append(sha256)
             continue

@@ -1,0 +1,296 @@
+"""The feed end to end: publish at the district, serve over real HTTP, sync, verify, store, play offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from signage.config import load_config
+from signage.district.publish import publish
+from signage.envelope import generate_key, public_key_text, public_raw
+from signage.feed.http import Fetcher
+from signage.feed.sync import feed_playables, open_store, sync
+from tests.feedserver import Behaviour, FeedServer
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass
+class District:
+    root: Path
+    src: Path
+    site: Path
+    key: Path
+    public: str
+
+    def bulletin(self, bid: str, body: str = "", **fields: str) -> None:
+        lines = [f"{k} = {v}" for k, v in fields.items()]
+        text = f'kind = "text"\ntitle = "Thông báo {bid}"\nbody = "{body or "Nội dung " + bid}"\n' if "kind" not in fields else ""
+        common = 'valid_from = 2026-01-01T00:00:00+07:00\nvalid_until = 2027-12-31T00:00:00+07:00\nboards = ["*"]\n'
+        if "boards" in fields:
+            common = common.replace('boards = ["*"]\n', "")
+        (self.src / f"{bid}.toml").write_text(text + common + "\n".join(lines) + "\n", encoding="utf-8")
+
+    def image(self, bid: str, size: tuple[int, int] = (800, 600), noise_bytes: int = 0) -> None:
+        picture = self.src / f"{bid}.png"
+        image = Image.effect_noise(size, 60).convert("RGB") if noise_bytes else Image.new("RGB", size, (10, 120, 60))
+        image.save(picture)
+        self.bulletin(bid, kind='"image"', title=f'"Ảnh {bid}"', media=f'"{picture.name}"')
+
+    def publish(self, **kwargs) -> None:
+        publish(self.src, self.key, self.site, publisher="hon-quan", expires_in=timedelta(days=7), now=datetime.now(HCM), **kwargs)
+
+
+@pytest.fixture
+def district(tmp_path: Path) -> District:
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    key = generate_key(tmp_path / "district.key")
+    return District(tmp_path, src, site, tmp_path / "district.key", public_key_text(public_raw(key)))
+
+
+@pytest.fixture
+def server(district: District) -> Iterator[FeedServer]:
+    district.site.mkdir(exist_ok=True)
+    with FeedServer(district.site) as running:
+        yield running
+
+
+def board_config(district: District, server: FeedServer, extra: str = "", name: str = "board.toml") -> Path:
+    path = district.root / name
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [board]
+            id = "tan-quan"
+            name = "UBND xã Tân Quan"
+            data_dir = "state-{name}"
+            [feed]
+            url = "{server.url}/feed.json"
+            public_keys = ["{district.public}"]
+            publisher = "hon-quan"
+            """
+        )
+        + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "signage", *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def status(config: Path) -> dict:
+    result = cli("status", "--config", config, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def run_sync(config: Path):
+    board = load_config(config)
+    store, files = open_store(board)
+    try:
+        result = sync(board, store, files, Fetcher(), lambda: datetime.now(HCM), sleep=lambda _: None)
+        return result, feed_playables(store, files)
+    finally:
+        store.close()
+
+
+def test_publish_sync_status_and_a_304(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan", body="Họp dân ấp 2 lúc 19 giờ")
+    district.image("rac")
+    district.bulletin("ben-kia", boards='["tan-hung"]')
+    district.publish()
+    config = board_config(district, server)
+
+    first = cli("sync", "--config", config)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == "accepted sequence 1"
+    held = status(config)
+    assert held["feed"]["sequence"] == 1 and not held["feed"]["stale"] and held["last_error"] is None
+    assert {(b["id"], b["source"], b["ready"]) for b in held["bulletins"]} == {("hop-dan", "feed", True), ("rac", "feed", True)}
+
+    again = cli("sync", "--config", config)
+    assert again.returncode == 0 and again.stdout.startswith("unchanged (sequence 1)")
+    assert server.requests[-1].path == "/feed.json" and server.requests[-1].headers["If-None-Match"]
+    assert len(server.requested("/feed.json")) == 2  # the second answered 304, and no asset fetched again
+
+
+def test_offline_the_board_plays_what_it_holds(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan")
+    district.image("rac")
+    district.publish()
+    config = board_config(district, server)
+    result, playables = run_sync(config)
+    assert result.outcome == "accepted" and {p.bulletin.id for p in playables} == {"hop-dan", "rac"}
+    server.stop()
+    offline = cli("sync", "--config", config)
+    assert offline.returncode == 1
+    assert offline.stderr.strip().count("\n") == 0 and "network error" in offline.stderr
+    _, playables = run_sync(config)
+    assert {p.bulletin.id for p in playables} == {"hop-dan", "rac"}  # the held feed stands
+    assert "network error" in status(config)["last_error"]
+
+
+def test_a_refused_feed_leaves_the_held_one(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan")
+    district.publish()
+    config = board_config(district, server)
+    run_sync(config)
+    # Someone else's key publishes over the site: refused, and the board keeps sequence 1.
+    (district.site / "feed.json").unlink()
+    generate_key(district.root / "thief.key")
+    publish(
+        district.src, district.root / "thief.key", district.site, publisher="hon-quan", expires_in=timedelta(days=7), now=datetime.now(HCM)
+    )
+    refused = cli("sync", "--config", config)
+    assert refused.returncode == 1 and "signature check failed" in refused.stderr
+    held = status(config)
+    assert held["feed"]["sequence"] == 1 and "signature check failed" in held["last_error"]
+
+
+def test_a_captive_portal_and_an_oversized_feed_are_refused(district: District, server: FeedServer) -> None:
+    for index in range(4):
+        district.bulletin(f"hop-dan-{index}", body="Thông báo họp dân. " * 20)
+    district.publish()
+    assert (district.site / "feed.json").stat().st_size > 2048
+    config = board_config(district, server)
+    server.behaviour = Behaviour(captive_portal=True)
+    portal, _ = run_sync(config)
+    assert portal.outcome == "refused" and "not valid JSON" in portal.errors[0]
+    server.behaviour = Behaviour()
+    small = board_config(district, server, "max_bytes = 1024\n", name="small.toml")
+    oversized, _ = run_sync(small)
+    assert oversized.outcome == "unreachable" and "larger than 1024 bytes" in oversized.errors[0]
+
+
+def test_media_plays_only_once_verified(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan")
+    district.image("rac")
+    district.publish()
+    config = board_config(district, server)
+    asset = next((district.site / "assets").iterdir())
+    forged = b"\x89PNG\r\n\x1a\n" + b"x" * (asset.stat().st_size - 8)  # right size, wrong bytes
+    server.behaviour = Behaviour(wrong_bytes=forged, paths=frozenset({f"/assets/{asset.name}"}))
+    result, playables = run_sync(config)
+    assert result.outcome == "accepted" and result.pending
+    assert [p.bulletin.id for p in playables] == ["hop-dan"]  # the image waits for verified bytes
+    assert not list((load_config(config).board.data_dir / "media" / "assets").iterdir())
+    server.behaviour = Behaviour()
+    result, playables = run_sync(config)
+    assert result.outcome == "unchanged" and len(result.downloaded) == 1
+    assert {p.bulletin.id for p in playables} == {"hop-dan", "rac"}
+    path = next(p.media_path for p in playables if p.media_path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+
+
+def test_a_cut_download_resumes_with_range(district: District, server: FeedServer) -> None:
+    district.image("anh-lon", size=(1200, 900), noise_bytes=1)
+    district.publish()
+    config = board_config(district, server)
+    asset = next((district.site / "assets").iterdir())
+    server.behaviour = Behaviour(cut_after=asset.stat().st_size // 3)
+    result, playables = run_sync(config)
+    assert result.pending and playables == []
+    server.behaviour = Behaviour()
+    result, playables = run_sync(config)
+    assert [p.bulletin.id for p in playables] == ["anh-lon"]
+    ranges = [r.headers["Range"] for r in server.requested(f"/assets/{asset.name}")]
+    assert ranges[-1] == f"bytes={asset.stat().st_size // 3}-"
+
+
+def test_a_withdrawn_bulletin_goes_and_its_media_is_collected_later(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan")
+    district.image("rac")
+    district.publish()
+    config = board_config(district, server)
+    run_sync(config)
+    (district.src / "rac.toml").unlink()
+    district.publish()
+    result, playables = run_sync(config)
+    assert result.outcome == "accepted" and result.removed == ["rac"]
+    assert [p.bulletin.id for p in playables] == ["hop-dan"]
+    media = load_config(config).board.data_dir / "media" / "assets"
+    assert len(list(media.iterdir())) == 1  # kept for a day's grace, in case it comes back
+
+
+def test_the_player_picks_up_a_synced_feed(district: District, server: FeedServer) -> None:
+    from signage.content import load_content
+    from signage.jobs import ContentChanged, FeedPoll
+
+    district.bulletin("khan", body="Bão số 9 đổ bộ", priority='"emergency"')
+    district.publish()
+    board = load_config(board_config(district, server))
+    posted: list = []
+    FeedPoll(board, posted.append, lambda: load_content(board)).run()
+    assert len(posted) == 1 and isinstance(posted[0], ContentChanged)
+    assert [p.bulletin.id for p in posted[0].playables] == ["khan"]
+    FeedPoll(board, posted.append, lambda: load_content(board)).run()
+    assert len(posted) == 1  # nothing changed: nothing posted
+
+
+@pytest.mark.slow
+def test_killed_at_any_instant_the_store_stays_consistent(district: District) -> None:
+    """SIGKILL `signage sync` at random points of a large download, 20+ times; nothing half-downloaded ever plays."""
+    big = district.src / "video.mp4"
+    big.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + os.urandom(24 * 1024 * 1024))
+    district.bulletin("phim", kind='"video"', title='"Phim tuyên truyền"', media='"video.mp4"', duration_s="60")
+    district.bulletin("hop-dan")
+    district.publish()
+    expected = hashlib.sha256(big.read_bytes()).hexdigest()
+    rng = random.Random(2026)
+    with FeedServer(district.site) as server:
+        # About 0.8 MB/s: the 24 MB download spans every one of the runs, so kills land mid-download.
+        server.behaviour = Behaviour(stall_after=0, trickle_bytes=16 * 1024, trickle_interval_s=0.02)
+        config = board_config(district, server)
+        board = load_config(config)
+        kills = 0
+        for _ in range(22):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "signage", "sync", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(rng.uniform(0.3, 2.5))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            process.wait(timeout=30)
+            store, files = open_store(board)
+            try:
+                for playable in feed_playables(store, files):  # whatever is playable is whole and verified
+                    if playable.media_path is not None:
+                        assert hashlib.sha256(playable.media_path.read_bytes()).hexdigest() == playable.media_path.name
+                for stored in files.assets.iterdir():
+                    assert hashlib.sha256(stored.read_bytes()).hexdigest() == stored.name
+                assert store.feed().state.sequence in (None, 1)
+            finally:
+                store.close()
+        assert kills >= 15
+        server.behaviour = Behaviour()
+        final = cli("sync", "--config", config)
+        assert final.returncode == 0, final.stderr
+        ranges = [r.headers["Range"] for r in server.requested(f"/assets/{expected}") if r.headers["Range"]]
+        assert ranges, "downloads resumed with Range after kills"
+    store, files = open_store(board)
+    try:
+        playable = {p.bulletin.id: p for p in feed_playables(store, files)}
+        assert set(playable) == {"phim", "hop-dan"}
+        assert hashlib.sha256(playable["phim"].media_path.read_bytes()).hexdigest() == expected
+        assert not list(files.partial_dir.iterdir())
+    finally:
+        store.close()
