@@ -102,11 +102,11 @@ def status(config: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def run_sync(config: Path):
+def run_sync(config: Path, at: datetime | None = None):
     board = load_config(config)
     store, files = open_store(board)
     try:
-        result = sync(board, store, files, Fetcher(), lambda: datetime.now(HCM), sleep=lambda _: None)
+        result = sync(board, store, files, Fetcher(), lambda: at or datetime.now(HCM), sleep=lambda _: None)
         return result, feed_playables(store, files)
     finally:
         store.close()
@@ -228,6 +228,27 @@ def test_a_withdrawn_bulletin_goes_and_its_media_is_collected_later(district: Di
     assert [p.bulletin.id for p in playables] == ["hop-dan"]
     media = load_config(config).board.data_dir / "media" / "assets"
     assert len(list(media.iterdir())) == 1  # kept for a day's grace, in case it comes back
+    run_sync(config, at=datetime.now(HCM) + timedelta(hours=23))
+    assert len(list(media.iterdir())) == 1
+    run_sync(config, at=datetime.now(HCM) + timedelta(days=2))
+    assert list(media.iterdir()) == []
+
+
+def test_a_warm_poll_answered_304_writes_nothing(district: District, server: FeedServer) -> None:
+    district.bulletin("hop-dan")
+    district.image("rac")
+    district.publish()
+    config = board_config(district, server)
+    run_sync(config)
+    state = load_config(config).board.data_dir
+
+    def snapshot() -> dict[str, tuple[int, int]]:
+        return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in state.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    result, _ = run_sync(config)
+    assert result.outcome == "unchanged" and server.requests[-1].path == "/feed.json"
+    assert snapshot() == before
 
 
 def test_the_player_picks_up_a_synced_feed(district: District, server: FeedServer) -> None:

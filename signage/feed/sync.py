@@ -101,7 +101,8 @@ def sync(
 
     result = SyncResult("unchanged", record.state.sequence)
     if response.status == 304:
-        store.synced(now())
+        if record.last_error is not None:
+            store.synced(now())  # recovered: clear the error; an ordinary 304 writes nothing at all
     else:
         assert response.body is not None
         try:
@@ -200,9 +201,10 @@ def _download(
             continue
         store.asset_stored(sha256, size, now())
         result.downloaded.append(sha256)
-    store.assets_used(list(wanted), now())
-    for name in content.collect(set(wanted), store.asset_last_used(), now(), GARBAGE_GRACE):
-        store.forget_asset(name)
+    unused = store.track_use(set(wanted), content.names(), now())
+    for name in content.collect(set(wanted), unused, now(), GARBAGE_GRACE):
+        if name in unused:
+            store.forget_asset(name)
 
 
 def feed_playables(store: Store, content: ContentStore) -> list[Playable]:

@@ -50,7 +50,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         {"id": str, "revision": int, "source": str, "position": int, "data": str, "media_sha256": str, "media_bytes": int},
         pk="id",
     )
-    db["assets"].create({"sha256": str, "bytes": int, "stored_at": str, "last_used_at": str}, pk="sha256")
+    db["assets"].create({"sha256": str, "bytes": int, "stored_at": str, "unused_since": str}, pk="sha256")
     db["downloads"].create({"sha256": str, "bytes": int, "attempts": int, "last_error": str, "updated_at": str}, pk="sha256")
 
 
@@ -224,20 +224,29 @@ class Store:
 
     def asset_stored(self, sha256: str, size: int, now: datetime) -> None:
         with self.transaction():
-            self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "last_used_at": _iso(now)}, pk="sha256")
+            self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "unused_since": None}, pk="sha256")
             self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
 
     def stored_assets(self) -> dict[str, int]:
         return {sha: size for sha, size in self.db.execute("SELECT sha256, bytes FROM assets").fetchall()}
 
-    def assets_used(self, shas: Sequence[str], now: datetime) -> None:
-        if shas:
-            marks = ",".join("?" for _ in shas)
-            with self.transaction():
-                self.db.execute(f"UPDATE assets SET last_used_at = ? WHERE sha256 IN ({marks})", [_iso(now), *shas])
+    def track_use(self, wanted: set[str], on_disk: set[str], now: datetime) -> dict[str, datetime]:
+        """Note when media stopped being needed (for the clean-up's grace); writes only when that changes.
 
-    def asset_last_used(self) -> dict[str, datetime]:
-        return {sha: datetime.fromisoformat(used) for sha, used in self.db.execute("SELECT sha256, last_used_at FROM assets").fetchall()}
+        Returns each unneeded medium's `unused_since`. A poll that changes nothing writes nothing.
+        """
+        rows = {sha: since for sha, since in self.db.execute("SELECT sha256, unused_since FROM assets").fetchall()}
+        newly_unused = [sha for sha in on_disk if sha not in wanted and rows.get(sha) is None]  # no row, or in use until now
+        used_again = [sha for sha, since in rows.items() if sha in wanted and since is not None]
+        if newly_unused or used_again:
+            with self.transaction():
+                for sha in newly_unused:
+                    self.db["assets"].upsert({"sha256": sha, "unused_since": _iso(now)}, pk="sha256")
+                    rows[sha] = _iso(now)
+                for sha in used_again:
+                    self.db.execute("UPDATE assets SET unused_since = NULL WHERE sha256 = ?", [sha])
+                    rows[sha] = None
+        return {sha: datetime.fromisoformat(since) for sha, since in rows.items() if since is not None and sha not in wanted}
 
     def forget_asset(self, sha256: str) -> None:
         with self.transaction():

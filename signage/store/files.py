@@ -78,21 +78,25 @@ class ContentStore:
             entry.stat().st_size for entry in self.partial_dir.iterdir() if entry.is_file()
         )
 
-    def collect(self, wanted: set[str], last_used: dict[str, datetime], now: datetime, grace: timedelta) -> list[str]:
+    def names(self) -> set[str]:
+        return {entry.name for entry in self.assets.iterdir() if SHA256_NAME.fullmatch(entry.name)}
+
+    def collect(self, wanted: set[str], unused_since: dict[str, datetime], now: datetime, grace: timedelta) -> list[str]:
         """Remove media no bulletin needs once unused for `grace`; partial downloads nobody wants go at once."""
         removed = []
         for entry in self.assets.iterdir():
             name = entry.name
             if name in wanted or not SHA256_NAME.fullmatch(name):
                 continue
-            used = last_used.get(name)
-            if used is not None and now - used < grace:
+            since = unused_since.get(name)
+            if since is None or now - since < grace:
                 continue
             entry.unlink(missing_ok=True)
             removed.append(name)
         for entry in self.partial_dir.iterdir():
             if entry.name not in wanted:
                 entry.unlink(missing_ok=True)
+                removed.append(entry.name)
         if removed:
             fsync_dir(self.assets)
             log.info("cache: removed %d unused media file(s)", len(removed))
