@@ -105,29 +105,32 @@ def loads_strict(raw: bytes, origin: str, error: type[SignageError] = FeedReject
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{origin}: not UTF-8 JSON") from None
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:  # a cheap scan first: json's recursion must never meet a hostile depth
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}")
-        elif ch in "]}":
-            depth -= 1
     try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise error(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:  # the C scanner guards its recursion: a hostile nesting ends here, not in a crash
+        raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,7 @@ def test_bad_base64_in_an_envelope(keys) -> None:
         (b'{"a": NaN}', "JSON constant NaN is not allowed"),
         (b'{"a": Infinity}', "JSON constant Infinity is not allowed"),
         (b"[" * 33 + b"]" * 33, "nested deeper than 32"),
+        (b"[" * 200_000 + b"]" * 200_000, "nested deeper than 32"),
         (b"<html><body>Wi-Fi login</body></html>", "not valid JSON"),
         (b"\xff\xfe{}", "not UTF-8 JSON"),
     ],

@@ -20,7 +20,7 @@ from signage.envelope import parse_public_key
 from signage.errors import FeedRejected, FetchError, MediaError, StoreError
 from signage.feed.http import Fetcher, retry
 from signage.feed.trust import decide
-from signage.model import Bulletin, Playable, Priority
+from signage.model import Bulletin, Playable
 from signage.store.db import Store
 from signage.store.files import ContentStore
 
@@ -174,23 +174,21 @@ def _download(
     result: SyncResult,
 ) -> None:
     """Fetch every missing medium (resuming partial ones), verify, move into the store; then collect garbage."""
-    order = {b.media.sha256: b.priority is not Priority.EMERGENCY for b in store.bulletins() if b.media}
-    wanted = store.wanted_assets()
+    wanted = store.wanted_assets()  # emergencies' media first
+    missing = [(sha, size) for sha, size in wanted.items() if not content.has(sha, size)]
     stored = store.stored_assets()
-    for sha256, size in sorted(wanted.items(), key=lambda item: order.get(item[0], True)):
-        if content.has(sha256, size):
-            if sha256 not in stored:
-                store.asset_stored(sha256, size, now())
-            continue
+    found = [(sha, size) for sha, size in wanted.items() if sha not in stored and (sha, size) not in missing]
+    usage = content.usage() if missing else 0
+    for sha256, size in missing:
         partial = content.partial(sha256)
         have = partial.stat().st_size if partial.exists() else 0
-        if content.usage() + size - have > feed.cache_bytes:
-            message = f"{asset_url(feed.url, sha256)}: not downloaded: the cache budget of {feed.cache_bytes} bytes is full"
+        url = asset_url(feed.url, sha256)
+        if usage + size - have > feed.cache_bytes:
+            message = f"{url}: not downloaded: the cache budget of {feed.cache_bytes} bytes is full"
             store.download_failed(sha256, size, message, now())
             result.errors.append(message)
             result.pending.append(sha256)
             continue
-        url = asset_url(feed.url, sha256)
         try:
             fetcher.download(url, partial, expected_bytes=size, sha256=sha256, deadline_s=min(1800.0, 120.0 + size / 65536))
             content.commit(sha256)
@@ -199,8 +197,13 @@ def _download(
             result.errors.append(str(exc))
             result.pending.append(sha256)
             continue
-        store.asset_stored(sha256, size, now())
+        usage += size - have
+        found.append((sha256, size))
         result.downloaded.append(sha256)
+    if result.downloaded:
+        content.settle()
+    if found:
+        store.assets_stored(found, now())  # one transaction for the batch: the files are the truth
     unused = store.track_use(set(wanted), content.names(), now())
     for name in content.collect(set(wanted), unused, now(), GARBAGE_GRACE):
         if name in unused:

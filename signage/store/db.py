@@ -22,7 +22,7 @@ from signage.envelope import loads_strict
 from signage.errors import StoreError
 from signage.feed.manifest import Manifest, bulletin_json
 from signage.feed.trust import TrustState
-from signage.model import Bulletin, BulletinInput, Source, parse_bulletin
+from signage.model import Bulletin, BulletinInput, Priority, Source, parse_bulletin
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -46,10 +46,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["bulletins"].create(
-        {"id": str, "revision": int, "source": str, "position": int, "data": str, "media_sha256": str, "media_bytes": int},
-        pk="id",
-    )
+    bulletin_columns = {"id": str, "revision": int, "source": str, "position": int, "emergency": int}
+    db["bulletins"].create({**bulletin_columns, "data": str, "media_sha256": str, "media_bytes": int}, pk="id")
     db["assets"].create({"sha256": str, "bytes": int, "stored_at": str, "unused_since": str}, pk="sha256")
     db["downloads"].create({"sha256": str, "bytes": int, "attempts": int, "last_error": str, "updated_at": str}, pk="sha256")
 
@@ -185,6 +183,7 @@ class Store:
                         "revision": bulletin.revision,
                         "source": Source.FEED.value,
                         "position": position,
+                        "emergency": int(bulletin.priority is Priority.EMERGENCY),
                         "data": json.dumps(bulletin_json(bulletin), ensure_ascii=False),
                         "media_sha256": bulletin.media.sha256 if bulletin.media else None,
                         "media_bytes": bulletin.media.bytes if bulletin.media else None,
@@ -216,16 +215,19 @@ class Store:
         return [parse_bulletin(loads_strict(row[0].encode("utf-8"), str(self.path), StoreError), spec) for row in rows]
 
     def wanted_assets(self) -> dict[str, int]:
-        """The media the held bulletins need: SHA-256 → declared bytes."""
-        rows = self.db.execute("SELECT DISTINCT media_sha256, media_bytes FROM bulletins WHERE media_sha256 IS NOT NULL")
+        """The media the held bulletins need, SHA-256 → declared bytes, emergencies' first, then in feed order."""
+        rows = self.db.execute(
+            "SELECT media_sha256, media_bytes FROM bulletins WHERE media_sha256 IS NOT NULL ORDER BY emergency DESC, position"
+        )
         return {sha: size for sha, size in rows.fetchall()}
 
     # -- assets and downloads --------------------------------------------------------
 
-    def asset_stored(self, sha256: str, size: int, now: datetime) -> None:
+    def assets_stored(self, assets: Sequence[tuple[str, int]], now: datetime) -> None:
         with self.transaction():
-            self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "unused_since": None}, pk="sha256")
-            self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
+            for sha256, size in assets:
+                self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "unused_since": None}, pk="sha256")
+                self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
 
     def stored_assets(self) -> dict[str, int]:
         return {sha: size for sha, size in self.db.execute("SELECT sha256, bytes FROM assets").fetchall()}

@@ -65,13 +65,18 @@ class ContentStore:
             return False
 
     def commit(self, sha256: str) -> Path:
-        """Move a verified download into place (the caller has checked its size and SHA-256)."""
+        """Move a verified, fsynced download into place; call `settle()` once after a batch.
+
+        Until `settle()` a power cut may undo the rename: the verified file is then still in
+        `partial/`, is verified again at the next sync and moved again. Never half a file.
+        """
         source, target = self.partial(sha256), self.path(sha256)
-        with source.open("rb") as handle:
-            os.fsync(handle.fileno())
         os.replace(source, target)
-        fsync_dir(self.assets)
         return target
+
+    def settle(self) -> None:
+        """Make the renames of `commit` durable (one directory fsync for the batch)."""
+        fsync_dir(self.assets)
 
     def usage(self) -> int:
         return sum(entry.stat().st_size for entry in self.assets.iterdir() if entry.is_file()) + sum(
