@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--config", type=Path, required=True, help="the board's TOML config")
     status.add_argument("--json", action="store_true", help="one JSON document")
 
+    take = commands.add_parser("import", help="take the files under PATH into the drop folder (a USB stick's BANGTIN/)")
+    take.add_argument("path", type=Path, metavar="PATH", help="a folder")
+    take.add_argument("--config", type=Path, required=True, help="the board's TOML config")
+
     keygen = commands.add_parser("keygen", help="a new Ed25519 key (district or board); prints its public key")
     keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the private key (mode 0600)")
 
@@ -113,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _render(args)
         if args.command == "plan":
             return _plan(args)
-        handlers = {"sync": _sync, "status": _status, "keygen": _keygen, "publish": _publish, "verify": _verify}
+        handlers = {"sync": _sync, "status": _status, "import": _import, "keygen": _keygen, "publish": _publish, "verify": _verify}
         if args.command in handlers:
             return handlers[args.command](args)
     except SignageError as exc:
@@ -208,6 +212,14 @@ def _status(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print("\n".join(status_lines(status)))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from signage.inbox.importer import import_folder
+
+    for line in import_folder(_config(args.config), args.path):
+        print(line)
     return 0
 
 

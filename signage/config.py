@@ -41,6 +41,12 @@ class FeedSection:
 @dataclass(frozen=True, slots=True)
 class InboxSection:
     path: Path
+    days: float = 7.0  # a local notice without its own validity shows this long after it is taken
+    settle_seconds: float = 1.0  # a file's size and time must hold still this long before it is taken
+
+    @property
+    def quarantine(self) -> Path:
+        return self.path.parent / "quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +260,14 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     inbox = None
     if "inbox" in raw:
-        t = _Table(path, "inbox", raw["inbox"], {"path"})
+        t = _Table(path, "inbox", raw["inbox"], {"path", "days", "settle_seconds"})
         inbox_path = t.path_value("path", required=True)
         assert inbox_path is not None
-        inbox = InboxSection(path=inbox_path)
+        inbox = InboxSection(
+            path=inbox_path,
+            days=float(t.number("days", 7, 0.01, 3650)),
+            settle_seconds=float(t.number("settle_seconds", 1.0, 0.1, 60)),
+        )
 
     playlists: tuple[Path, ...] = ()
     if "playlists" in raw:

@@ -1,4 +1,4 @@
-"""Everything a board could play, gathered from its sources: the held feed, then local playlists."""
+"""Everything a board could play, gathered from its sources: the held feed, the drop folder, local playlists."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ log = logging.getLogger(__name__)
 
 
 def load_content(config: BoardConfig) -> list[Playable]:
-    """Feed bulletins whose media is verified, then playlist bulletins (an id already taken is skipped)."""
+    """Feed bulletins whose media is verified, the drop folder's, then playlist bulletins (an id already taken is skipped)."""
     playables: list[Playable] = []
-    if config.feed is not None:
-        from signage.feed.sync import feed_playables, open_store  # the feed's modules load only on boards with a feed
+    if config.feed is not None or config.inbox is not None:
+        from signage.feed.sync import feed_playables, open_store
+        from signage.inbox.ingest import inbox_playables
 
         try:
             store, files = open_store(config)
             try:
-                playables += feed_playables(store, files)
+                playables += feed_playables(store, files) if config.feed is not None else []
+                playables += inbox_playables(store, files) if config.inbox is not None else []
             finally:
                 store.close()
         except StoreError as exc:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -22,9 +23,13 @@ from signage.config import BoardConfig
 from signage.errors import SignageError
 from signage.model import Playable
 
+if TYPE_CHECKING:
+    from signage.inbox.watch import InboxWatch
+
 log = logging.getLogger(__name__)
 
 PLAYLIST_CHECK_SECONDS = 10.0
+INBOX_TICK_SECONDS = 0.25  # cheap when nothing moved: a look at an in-memory flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class Jobs:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults=defaults)
+        self.inbox: InboxWatch | None = None
 
     @classmethod
     def for_board(
@@ -132,6 +138,14 @@ class Jobs:
             watch = PlaylistWatch(config.playlists, jobs.events.put, reload, playables)
             trigger = IntervalTrigger(seconds=playlist_seconds, jitter=playlist_seconds / 10)
             jobs.scheduler.add_job(watch.check, trigger, id="playlists", name="playlist watch")
+        if config.inbox is not None:
+            from signage.inbox.watch import InboxWatch
+
+            def inbox_changed(changes: list[str]) -> None:
+                jobs.events.put(ContentChanged(reload()))
+
+            jobs.inbox = InboxWatch(config, inbox_changed)
+            jobs.scheduler.add_job(jobs.inbox.tick, IntervalTrigger(seconds=INBOX_TICK_SECONDS), id="inbox", name="drop folder")
         if config.feed is not None:
             poll = FeedPoll(config, jobs.events.put, reload)
             # Jitter spreads a district's boards over the interval; the first pull is at start.
@@ -140,6 +154,8 @@ class Jobs:
         return jobs
 
     def start(self) -> None:
+        if self.inbox is not None:
+            self.inbox.start()
         self.scheduler.start()
 
     def drain(self) -> list[Event]:
@@ -153,3 +169,5 @@ class Jobs:
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self.inbox is not None:
+            self.inbox.stop()

@@ -8,7 +8,7 @@ from typing import Any
 from signage.config import BoardConfig
 from signage.errors import SignageError
 from signage.feed.trust import effective_now, is_stale
-from signage.model import Bulletin
+from signage.model import Bulletin, Source
 from signage.playlist import load_playlists
 
 
@@ -31,34 +31,24 @@ def _entry(bulletin: Bulletin, ready: bool) -> dict[str, Any]:
 def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
     status: dict[str, Any] = {"board": config.board.id, "name": config.board.name, "clock": now.isoformat(), "feed": None}
     bulletins: list[dict[str, Any]] = []
-    if config.feed is not None:
+    status["last_error"] = None
+    if config.feed is not None or config.inbox is not None:
         from signage.feed.sync import open_store
 
         store, files = open_store(config)
         try:
-            record = store.feed()
-            _, clock_note = effective_now(now, record.state)
-            status["feed"] = {
-                "url": config.feed.url,
-                "sequence": record.state.sequence,
-                "publisher": record.publisher,
-                "generated_at": _iso(record.generated_at),
-                "expires_at": _iso(record.expires_at),
-                "stale": record.expires_at is None or is_stale(record.expires_at, now, record.state),
-                "accepted_at": _iso(record.accepted_at),
-                "last_sync_at": _iso(record.last_sync_at),
-                "trusted_time": _iso(record.state.trusted_time),
-                "clock_behind_trusted_time": clock_note is not None,
-                "notes": record.notes,
-            }
-            status["last_error"] = record.last_error
-            for bulletin in store.bulletins():
-                ready = bulletin.media is None or files.has(bulletin.media.sha256, bulletin.media.bytes)
-                bulletins.append(_entry(bulletin, ready))
-            status["downloads"] = [
-                {"sha256": row["sha256"], "bytes": row["bytes"], "attempts": row["attempts"], "last_error": row["last_error"]}
-                for row in store.downloads()
-            ]
+            if config.feed is not None:
+                status["feed"] = _feed_status(config.feed.url, store.feed(), now)
+                status["last_error"] = store.feed().last_error
+                status["downloads"] = [
+                    {"sha256": row["sha256"], "bytes": row["bytes"], "attempts": row["attempts"], "last_error": row["last_error"]}
+                    for row in store.downloads()
+                ]
+            sources = ([Source.FEED] if config.feed is not None else []) + ([Source.INBOX] if config.inbox is not None else [])
+            for source in sources:
+                for bulletin in store.bulletins(source):
+                    ready = bulletin.media is None or files.has(bulletin.media.sha256, bulletin.media.bytes)
+                    bulletins.append(_entry(bulletin, ready))
             status["cache_bytes"] = files.usage()
         except SignageError as exc:
             status["last_error"] = str(exc)
@@ -68,10 +58,33 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
     bulletins += [_entry(p.bulletin, True) for p in loaded.playables]
     status["bulletins"] = bulletins
     status["playlist_errors"] = loaded.errors
-    status.setdefault("last_error", loaded.errors[-1] if loaded.errors else None)
-    status["quarantine"] = []  # the inbox (drop folder, USB) arrives with its own issue
+    if status["last_error"] is None and loaded.errors:
+        status["last_error"] = loaded.errors[-1]
+    status["quarantine"] = []
+    if config.inbox is not None:
+        from signage.inbox.ingest import quarantined
+
+        status["inbox"] = str(config.inbox.path)
+        status["quarantine"] = quarantined(config.inbox)
     status["reports_queued"] = 0  # reports to the hub arrive with their own issue
     return status
+
+
+def _feed_status(url: str, record: Any, now: datetime) -> dict[str, Any]:
+    _, clock_note = effective_now(now, record.state)
+    return {
+        "url": url,
+        "sequence": record.state.sequence,
+        "publisher": record.publisher,
+        "generated_at": _iso(record.generated_at),
+        "expires_at": _iso(record.expires_at),
+        "stale": record.expires_at is None or is_stale(record.expires_at, now, record.state),
+        "accepted_at": _iso(record.accepted_at),
+        "last_sync_at": _iso(record.last_sync_at),
+        "trusted_time": _iso(record.state.trusted_time),
+        "clock_behind_trusted_time": clock_note is not None,
+        "notes": record.notes,
+    }
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:
@@ -90,6 +103,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     for entry in status["bulletins"]:
         ready = "ready" if entry["ready"] else "waiting for media"
         lines.append(f"  {entry['id']} r{entry['revision']} {entry['kind']} {entry['source']} {entry['priority']}: {ready}")
+    for entry in status["quarantine"]:
+        lines.append(f"quarantine: {entry['reason']}")
     if status.get("last_error"):
         lines.append(f"last error: {status['last_error']}")
     return lines

@@ -52,7 +52,15 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["downloads"].create({"sha256": str, "bytes": int, "attempts": int, "last_error": str, "updated_at": str}, pk="sha256")
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1,)
+def _v2(db: sqlite_utils.Database) -> None:
+    """The drop folder: which file became which bulletin, and what the file was when it was taken."""
+    db["inbox_files"].create(
+        {"name": str, "bulletin_id": str, "size": int, "mtime_ns": int, "sha256": str, "revision": int, "seconds": float, "pages": int},
+        pk="name",
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,3 +272,38 @@ class Store:
 
     def downloads(self) -> list[dict[str, Any]]:
         return list(self.db["downloads"].rows)
+
+    # -- the drop folder -------------------------------------------------------------
+
+    def inbox_files(self) -> dict[str, dict[str, Any]]:
+        return {row["name"]: row for row in self.db["inbox_files"].rows}
+
+    def take_inbox(self, name: str, bulletin: Bulletin, file: dict[str, Any]) -> None:
+        """A file taken from the drop folder becomes (a new revision of) an inbox bulletin, in one transaction."""
+        with self.transaction():
+            self.db["inbox_files"].upsert({"name": name, "bulletin_id": bulletin.id, **file}, pk="name")
+            position = self.db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM bulletins WHERE source = 'inbox'").fetchone()[0]
+            existing = self.db.execute("SELECT position FROM bulletins WHERE id = ?", [bulletin.id]).fetchone()
+            self.db["bulletins"].upsert(
+                {
+                    "id": bulletin.id,
+                    "revision": bulletin.revision,
+                    "source": Source.INBOX.value,
+                    "position": existing[0] if existing else position,
+                    "emergency": int(bulletin.priority is Priority.EMERGENCY),
+                    "data": json.dumps(bulletin_json(bulletin), ensure_ascii=False),
+                    "media_sha256": bulletin.media.sha256 if bulletin.media else None,
+                    "media_bytes": bulletin.media.bytes if bulletin.media else None,
+                },
+                pk="id",
+            )
+
+    def drop_inbox(self, name: str) -> str | None:
+        """The file left the folder: its bulletin is withdrawn. Returns the bulletin's id."""
+        row = self.db.execute("SELECT bulletin_id FROM inbox_files WHERE name = ?", [name]).fetchone()
+        if row is None:
+            return None
+        with self.transaction():
+            self.db.execute("DELETE FROM inbox_files WHERE name = ?", [name])
+            self.db.execute("DELETE FROM bulletins WHERE id = ? AND source = 'inbox'", [row[0]])
+        return row[0]
