@@ -1,7 +1,10 @@
-"""Plain-text notices: the first non-empty line is the title, the rest the body."""
+"""Plain-text notices: their encoding told from their bytes; the first non-empty line is the title, the rest the body."""
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
 from pathlib import Path
 
 from signage.errors import MediaError
@@ -9,24 +12,86 @@ from signage.text import clean_text
 
 MAX_TEXT_BYTES = 256 * 1024
 
+# Control characters no notice contains: their presence means the bytes were not text (or not in
+# the encoding guessed). Tab, newline, carriage return and form feed are what editors write.
+_STRAY_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+# How much of a file the UTF-16 guess looks at: the start is enough to see the pattern.
+_UTF16_SAMPLE_BYTES = 4096
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when the NULs sit in one byte of each pair, as BOM-less UTF-16 text has.
+
+    Vietnamese text is mostly ASCII letters, spaces and digits, whose high byte is NUL; the letters
+    with marks (U+00C0–U+01B0, U+1EA0–U+1EF9) are the rest, and their high byte is not.
+    """
+    sample = raw[:_UTF16_SAMPLE_BYTES]
+    pairs = len(sample) // 2
+    if pairs == 0:
+        return None
+    even_nuls = sample[0 : pairs * 2 : 2].count(0)
+    odd_nuls = sample[1 : pairs * 2 : 2].count(0)
+    if odd_nuls >= 0.3 * pairs and even_nuls <= 0.05 * pairs:
+        return "utf-16-le"
+    if even_nuls >= 0.3 * pairs and odd_nuls <= 0.05 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _choose_encoding(raw: bytes, origin: str) -> str:
+    """The encoding the bytes were written in: a BOM, then the NUL pattern of UTF-16, then UTF-8, else Windows-1258."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # the codec reads the BOM for the byte order and drops it
+    if b"\x00" in raw:
+        utf16 = _utf16_without_bom(raw)
+        if utf16 is None:
+            raise MediaError(f"{origin}: not a text file (binary: it holds NUL bytes)")
+        return utf16
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Notepad before Windows 10 1903, Word's "Plain Text" and old Vietnamese software save in
+        # the ANSI code page, which on a Vietnamese Windows is 1258.
+        return "cp1258"
+    return "utf-8"
+
+
+def decode_text(raw: bytes, origin: str) -> str:
+    """The text in `raw`, NFC-normalised, line endings made "\\n"; `origin` names the file in errors.
+
+    Windows-1258 writes most tone marks as combining characters after the letter; NFC folds them
+    into the precomposed letters the fonts and the rest of signage expect.
+    """
+    encoding = _choose_encoding(raw, origin)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise MediaError(f"{origin}: not a text file (byte {exc.start} is not valid {encoding})") from None
+    stray = _STRAY_CONTROL.search(text)
+    if stray:
+        raise MediaError(f"{origin}: not a text file (control character U+{ord(stray.group()):04X} as {encoding})")
+    text, _ = clean_text(text)
+    if not text.strip():
+        raise MediaError(f"{origin}: empty text notice")
+    return text
+
 
 def read_notice(path: Path) -> tuple[str, str]:
-    """(title, body) of a UTF-8 text file (a BOM is allowed), NFC-normalised."""
+    """(title, body) of a text file in UTF-8, UTF-16 or Windows-1258, NFC-normalised."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            # One byte past the limit tells "too big" without reading a huge file into memory.
+            raw = handle.read(MAX_TEXT_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
     except FileNotFoundError:
         raise MediaError(f"{path}: file not found") from None
     except OSError as exc:
         raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
     if len(raw) > MAX_TEXT_BYTES:
-        raise MediaError(f"{path}: text notice of {len(raw)} bytes is over the {MAX_TEXT_BYTES // 1024} KiB limit")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MediaError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    text, _ = clean_text(text)
-    lines = text.strip().split("\n")
+        raise MediaError(f"{path}: text notice of {size} bytes is over the {MAX_TEXT_BYTES // 1024} KiB limit")
+    lines = decode_text(raw, str(path)).strip().split("\n")
     title, body = lines[0].strip(), "\n".join(lines[1:]).strip()
-    if not title:
-        raise MediaError(f"{path}: empty text notice")
     return title, body or title
