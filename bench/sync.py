@@ -109,7 +109,7 @@ def main() -> None:
     if shutil.which("curl") is None:
         raise SystemExit("bench/sync.py needs curl (Debian package curl)")
 
-    with tempfile.TemporaryDirectory(prefix="signage-bench-sync-", dir=ROOT / "bench") as scratch:
+    with tempfile.TemporaryDirectory(prefix="signage-bench-sync-") as scratch:
         tmp = Path(scratch)
         src, site = tmp / "src", tmp / "site"
         src.mkdir()
