@@ -18,6 +18,7 @@ from PIL import Image
 
 from signage.errors import MediaError
 from signage.media.images import FORMATS, decode_image
+from signage.media.pdf import PDFIUM_LOCK
 from signage.media.sniff import sniff_file
 
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm"})
@@ -166,6 +167,11 @@ def _first_frame(
 
 def _probe_pdf(path: Path) -> Probe:
     _check_declared(path, PDF_TYPE)
+    with PDFIUM_LOCK:
+        return _probe_pdf_locked(path)
+
+
+def _probe_pdf_locked(path: Path) -> Probe:
     try:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:

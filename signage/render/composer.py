@@ -13,7 +13,7 @@ from signage.errors import MediaError
 from signage.model import Kind, Playable
 from signage.render.fonts import FontBook, FontFiles
 from signage.render.layout import Layout
-from signage.render.slides import idle_slide, image_slide, text_pages
+from signage.render.slides import idle_slide, image_slide, pdf_pages, text_pages
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,12 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook) -> Slide:
         assert playable.media_path is not None
         slide = image_slide(bulletin, playable.media_path, layout, fonts)
         return Slide(playable, (slide,), (1,))
+    if bulletin.kind is Kind.PDF:
+        assert playable.media_path is not None
+        pages = pdf_pages(bulletin, playable.media_path, layout, fonts)
+        if not pages:
+            raise MediaError(f"{playable.media_path}: PDF without pages")
+        return Slide(playable, tuple(pages), tuple(1 for _ in pages))
     raise MediaError(f"{playable.media_path}: {bulletin.kind.value} bulletins are not playable yet (bulletin {bulletin.id})")
 
 

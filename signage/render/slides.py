@@ -12,6 +12,7 @@ from pathlib import Path
 import pygame
 
 from signage.media.images import Picture, decode_image
+from signage.media.pdf import render_pages
 from signage.model import Bulletin, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
@@ -140,6 +141,27 @@ def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.S
         band.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
         y += line_h
     return band
+
+
+def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> list[pygame.Surface]:
+    """A PDF as one slide per page: each page rendered at the size it is shown, on a calm background."""
+    area = layout.slide.size
+    pad = max(2, layout.padding // 3)
+    pictures = render_pages(media_path, (area[0] - 2 * pad, area[1] - 2 * pad))
+    background = gradient(area, theme.NORMAL.top, theme.NORMAL.bottom)
+    font = fonts.get(max(9, layout.min_body_px * 2 // 3))
+    slides = []
+    for number, picture in enumerate(pictures, start=1):
+        slide = background.copy()
+        page = picture_surface(picture)
+        rect = page.get_rect(center=(area[0] // 2, area[1] // 2))
+        slide.fill((0, 0, 0), rect.move(pad // 2, pad // 2))  # a hint of shadow: the page lies on the board
+        slide.blit(page, rect)
+        if len(pictures) > 1:
+            marker = font.render(f"Trang {number}/{len(pictures)}", True, theme.NORMAL.title)
+            slide.blit(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2)))
+        slides.append(slide)
+    return slides
 
 
 def idle_slide(board_name: str, now: datetime, layout: Layout, fonts: FontBook, logo: pygame.Surface | None) -> pygame.Surface:
