@@ -11,8 +11,10 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urljoin
 
 from signage.config import BoardConfig, FeedSection
@@ -27,6 +29,7 @@ from signage.store.files import ContentStore
 log = logging.getLogger(__name__)
 
 GARBAGE_GRACE = timedelta(days=1)
+PARALLEL_DOWNLOADS = 2
 
 
 @dataclass
@@ -179,6 +182,9 @@ def _download(
     stored = store.stored_assets()
     found = [(sha, size) for sha, size in wanted.items() if sha not in stored and (sha, size) not in missing]
     usage = content.usage() if missing else 0
+    # Two transfers at once: one's fsync overlaps the other's network time. Only the file work runs
+    # in the pool; the store (a SQLite connection of this thread) is written here, in order.
+    queued = []
     for sha256, size in missing:
         partial = content.partial(sha256)
         have = partial.stat().st_size if partial.exists() else 0
@@ -189,17 +195,25 @@ def _download(
             result.errors.append(message)
             result.pending.append(sha256)
             continue
-        try:
-            fetcher.download(url, partial, expected_bytes=size, sha256=sha256, deadline_s=min(1800.0, 120.0 + size / 65536))
-            content.commit(sha256)
-        except (FetchError, MediaError) as exc:
-            store.download_failed(sha256, size, str(exc), now())
-            result.errors.append(str(exc))
-            result.pending.append(sha256)
-            continue
         usage += size - have
-        found.append((sha256, size))
-        result.downloaded.append(sha256)
+        queued.append((sha256, size, url, partial))
+
+    def fetch(sha256: str, size: int, url: str, partial: Path) -> None:
+        fetcher.download(url, partial, expected_bytes=size, sha256=sha256, deadline_s=min(1800.0, 120.0 + size / 65536))
+        content.commit(sha256)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_DOWNLOADS, thread_name_prefix="download") as pool:
+        jobs = [(sha256, size, pool.submit(fetch, sha256, size, url, partial)) for sha256, size, url, partial in queued]
+        for sha256, size, job in jobs:
+            try:
+                job.result()
+            except (FetchError, MediaError, StoreError) as exc:
+                store.download_failed(sha256, size, str(exc), now())
+                result.errors.append(str(exc))
+                result.pending.append(sha256)
+                continue
+            found.append((sha256, size))
+            result.downloaded.append(sha256)
     if result.downloaded:
         content.settle()
     if found:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from watchdog.events import FileClosedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from signage.config import BoardConfig
@@ -23,7 +23,7 @@ RESCAN_SECONDS = 30.0  # network shares and some filesystems miss events: look a
 
 
 class _Marks(FileSystemEventHandler):
-    """Runs in watchdog's thread: only notes that something happened (and which files were closed)."""
+    """Runs in watchdog's thread: only notes that something happened (and which files were completed)."""
 
     def __init__(self) -> None:
         self.dirty = threading.Event()
@@ -31,8 +31,10 @@ class _Marks(FileSystemEventHandler):
         self.closed: dict[str, float] = {}
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, FileClosedEvent):
-            name = str(event.src_path).rsplit("/", 1)[-1]
+        # A writer closing a file, or a finished copy renamed into place, marks it complete.
+        finished = event.src_path if isinstance(event, FileClosedEvent) else event.dest_path if isinstance(event, FileMovedEvent) else ""
+        if finished:
+            name = str(finished).rsplit("/", 1)[-1]
             with self.lock:
                 self.closed[name] = time.monotonic()
         self.dirty.set()
