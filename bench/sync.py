@@ -83,6 +83,7 @@ def written_bytes() -> int:
 
 
 def cold_sync(config: Path) -> float:
+    os.sync()  # start from a quiet disk: no writeback left over from the run before
     began = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "signage", "sync", "--config", str(config)], capture_output=True, text=True)
     if result.returncode != 0:
@@ -94,6 +95,7 @@ def curl_all(url: str, names: list[str], into: Path) -> float:
     into.mkdir()
     config = into / "curl.cfg"
     config.write_text("".join(f'url = "{url}/assets/{name}"\noutput = "{into / name}"\n' for name in names))
+    os.sync()
     began = time.perf_counter()
     subprocess.run(["curl", "--silent", "--fail", "--config", str(config)], check=True)
     subprocess.run(["sync"], check=True)  # curl does not fsync; the board does, so count the flush in curl's time too
@@ -143,6 +145,7 @@ def main() -> None:
             )
             inproc_config = load_config(board(tmp, "inproc", server.url, public))
             store, files = open_store(inproc_config)
+            os.sync()
             began = time.perf_counter()
             sync(inproc_config, store, files, Fetcher(), lambda: datetime.now(HCM))
             store.close()
