@@ -10,6 +10,7 @@ import pygame
 from signage.render.fonts import FontBook
 from signage.render.header import Header
 from signage.render.layout import Layout
+from signage.render.live import Live
 from signage.render.ticker import Ticker
 
 
@@ -37,6 +38,8 @@ class Frame:
         self._fade_elapsed = 0.0
         self._full = True  # the next update redraws and presents everything
         self._blank = False  # screen hours are over: a black frame, nothing moves
+        self.live: Live | None = None
+        self.clock = 0.0  # monotonic time of the frame being drawn, for live slides
         self._dt = 0.0
         self._fade_drawn = 0.0
         # Above about 1080p a full-area alpha blit per frame would eat the frame budget of a modest PC.
@@ -47,21 +50,38 @@ class Frame:
         """Whether the next frames change without a new slide (ticker moving or a fade running)."""
         if self._blank:
             return False
+        if self.live is not None and self.live.moving:
+            return True
         return self._fade_from is not None or (self.ticker is not None and self.ticker.active)
 
     def set_ticker(self, items: Sequence[str]) -> None:
         if self.ticker is not None:
             self.ticker.set_items(items)
 
+    def play(self, live: Live | None, clock: float) -> None:
+        """Let `live` draw into the slide area from `clock` (after any fade); the one before is stopped."""
+        if self.live is not None and self.live is not live:
+            self.live.stop()
+        self.live = live
+        if live is not None:
+            live.begin(clock)
+
     def blank(self) -> None:
         """A black frame (the screen's off hours); the next `show` brings everything back."""
+        self.play(None, 0.0)
         self._blank = True
         self.slide = None
         self._fade_from = None
         self._full = True
 
     def show(self, slide: pygame.Surface, *, fade: bool = True) -> None:
-        """Make `slide` current: crossfaded from the one on screen, or cut if there is none."""
+        """Make `slide` current: crossfaded from the one on screen, or cut if there is none.
+
+        A live slide playing stops unless `play` gives it again after this call.
+        """
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
         if self._blank:
             self._blank, self._full = False, True
         if self.slide is not None and fade and self.transition_seconds > 0:
@@ -73,9 +93,10 @@ class Frame:
         self.slide = slide
         self._full = self._full or self._fade_from is None
 
-    def update(self, now: datetime, dt: float) -> list[pygame.Rect] | None:
-        """Advance by `dt` seconds to `now`; the rectangles to present, or None for the whole frame."""
+    def update(self, now: datetime, dt: float, clock: float | None = None) -> list[pygame.Rect] | None:
+        """Advance by `dt` seconds to `now` (monotonic `clock` for live slides); the rectangles to present, or None for all."""
         dirty: list[pygame.Rect] = []
+        self.clock = self.clock + dt if clock is None else clock
         self._dt = dt
         if self._blank:
             if self._full:
@@ -109,6 +130,8 @@ class Frame:
         return self._finish(dirty)
 
     def _finish(self, dirty: list[pygame.Rect]) -> list[pygame.Rect] | None:
+        if self.live is not None and self._fade_from is None:
+            dirty += self.live.draw(self.surface, self.layout.slide, self.clock)
         if self.ticker is not None:
             self.ticker.advance(self._dt)
             dirty.append(self.ticker.draw(self.surface))

@@ -1,0 +1,179 @@
+"""Video slides: PyAV decodes in a thread into a small bounded queue; frames are shown by their timestamps.
+
+The clip is opened, and its first frame decoded, ahead of its turn (in the composer's worker), so
+one video follows another with no black gap. On screen, the frame due at the monotonic clock is
+shown; frames that arrive too late are dropped and counted, never played in slow motion.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.container
+import av.video
+import pygame
+
+from signage.errors import MediaError
+from signage.media.images import fit_size
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 6  # decoded ahead: enough to ride out a slow frame, little memory (6 x 8 MB at 1080p)
+
+
+@dataclass
+class Stats:
+    shown: int = 0
+    dropped: int = 0  # decoded, but later than the frame after it was due
+    last_pts: float = -1.0
+
+
+def _frame_size(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """Fit `source` in `box`, the width a multiple of 16 so each row of BGRA pixels has no padding."""
+    width, height = fit_size(source, box)
+    return max(16, width - width % 16), max(2, height - height % 2)
+
+
+class VideoClip:
+    """An opened clip with its first frame decoded and scaled; made ahead of its turn."""
+
+    def __init__(self, path: Path, box: tuple[int, int]) -> None:
+        self.path = path
+        try:
+            self.container: av.container.InputContainer = av.open(str(path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(f"{path}: not a readable video ({exc})") from None
+        try:
+            streams = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not streams:
+                raise MediaError(f"{path}: no video stream")
+            self.stream: av.video.VideoStream = streams[0]
+            self.stream.thread_type = "AUTO"  # frame and slice threads, as ffmpeg would
+            context = self.stream.codec_context
+            self.size = _frame_size((context.width, context.height), box)
+            self.duration = self._duration()
+            self.start_pts = float(self.stream.start_time * self.stream.time_base) if self.stream.start_time is not None else 0.0
+            self._packets = self.container.demux(self.stream)
+            self._pending: deque[av.VideoFrame] = deque()
+            first = self.next_frame()
+            if first is None:
+                raise MediaError(f"{path}: no decodable video frame")
+            self.first = first
+        except BaseException:
+            self.container.close()
+            raise
+
+    def _duration(self) -> float:
+        if self.stream.duration is not None and self.stream.time_base is not None:
+            return float(self.stream.duration * self.stream.time_base)
+        if self.container.duration is not None:
+            return self.container.duration / av.time_base
+        raise MediaError(f"{self.path}: video of unknown length")
+
+    def next_frame(self) -> tuple[float, bytes] | None:
+        """The next decoded frame as (seconds from the clip's start, BGRA bytes at `size`), or None at the end."""
+        while not self._pending:
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                return None
+            try:
+                self._pending.extend(packet.decode())
+            except av.InvalidDataError:
+                continue  # one damaged packet: the decoder resyncs at the next keyframe
+        frame = self._pending.popleft()
+        converted = frame.reformat(width=self.size[0], height=self.size[1], format="bgra")
+        pts = (frame.time or 0.0) - self.start_pts
+        return pts, bytes(converted.planes[0])
+
+    def rewind(self) -> None:
+        self.container.seek(0)
+        self._packets = self.container.demux(self.stream)
+        self._pending.clear()
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class VideoPlayback:
+    """The `Live` of a video slide: a decoder thread feeding a bounded queue; `draw` shows the frame that is due."""
+
+    moving = True
+
+    def __init__(self, clip: VideoClip, video_rect: pygame.Rect, *, loop_seconds: float | None = None) -> None:
+        self.clip = clip
+        self.rect = video_rect  # where the picture goes, in frame coordinates
+        self.loop_seconds = loop_seconds  # play (looping) this long; None: once
+        self.stats = Stats()
+        self.failed: str | None = None
+        self._frames: deque[tuple[float, bytes]] = deque()
+        self._room = threading.Semaphore(QUEUE_FRAMES)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start = 0.0
+        self._ended = False
+        self._frames.append(clip.first)
+        self._room.acquire()
+
+    def begin(self, clock: float) -> None:
+        self._start = clock
+        self._thread = threading.Thread(target=self._decode, name=f"video {self.clip.path.name}", daemon=True)
+        self._thread.start()
+
+    def _decode(self) -> None:
+        offset = 0.0
+        try:
+            while not self._stop.is_set():
+                item = self.clip.next_frame()
+                if item is None:
+                    played = offset + self.clip.duration
+                    if self.loop_seconds is None or played >= self.loop_seconds:
+                        break
+                    self.clip.rewind()
+                    offset = played
+                    continue
+                while not self._room.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+                self._frames.append((item[0] + offset, item[1]))
+        except (av.FFmpegError, MediaError) as exc:
+            self.failed = f"{self.clip.path}: video stopped decoding ({exc})"
+        finally:
+            self._ended = True
+
+    @property
+    def finished(self) -> bool:
+        return self._ended and not self._frames
+
+    def draw(self, target: pygame.Surface, area: pygame.Rect, clock: float) -> list[pygame.Rect]:
+        due = clock - self._start
+        chosen = None
+        while self._frames and self._frames[0][0] <= due:
+            if chosen is not None:
+                self.stats.dropped += 1  # overtaken before it was shown
+            chosen = self._frames.popleft()
+            self._room.release()
+        if chosen is None:
+            return []
+        picture = pygame.image.frombuffer(chosen[1], self.clip.size, "BGRA")
+        target.blit(picture, self.rect)
+        self.stats.shown += 1
+        self.stats.last_pts = chosen[0]
+        return [self.rect]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.clip.close()
+        if self.stats.dropped:
+            log.info("%s: %d frame(s) shown, %d dropped as late", self.clip.path.name, self.stats.shown, self.stats.dropped)
+
+
+def first_frame_surface(clip: VideoClip) -> pygame.Surface:
+    return pygame.image.frombuffer(clip.first[1], clip.size, "BGRA").copy()
