@@ -63,6 +63,7 @@ class DisplaySection:
     font_bold: Path | None = None
     logo: Path | None = None
     emergency_wakes_screen: bool = True
+    audio: bool = True  # false for a board without speakers: audio bulletins are skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ def _default_data_dir(board_id: str) -> Path:
 FEED_KEYS = {"url", "public_keys", "threshold", "publisher", "poll_seconds", "max_bytes", "max_asset_bytes", "cache_bytes"}
 DISPLAY_KEYS = {
     "on", "off", "size", "offset", "rotate", "volume", "fps", "transition_seconds",
-    "font", "font_bold", "logo", "emergency_wakes_screen",
+    "font", "font_bold", "logo", "emergency_wakes_screen", "audio",
 }  # fmt: skip
 SECTIONS = {"board", "feed", "inbox", "playlists", "display", "ticker", "report"}
 
@@ -302,6 +303,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
         font_bold=t.path_value("font_bold"),
         logo=t.path_value("logo"),
         emergency_wakes_screen=t.get("emergency_wakes_screen", bool, True),
+        audio=t.get("audio", bool, True),
     )
 
     t = _Table(path, "ticker", raw.get("ticker", {}), {"enabled", "text", "pixels_per_second"})

@@ -29,6 +29,7 @@ TEXT_SECONDS_MAX = 120.0
 TEXT_CHARS_PER_SECOND = 12.0  # a passer-by reads a public board slower than a page in hand
 IMAGE_SECONDS = 10.0
 VIDEO_SECONDS_UNKNOWN = 30.0
+AUDIO_SECONDS_UNKNOWN = 60.0
 PDF_PAGE_SECONDS = 12.0
 STRIDE = {Priority.NORMAL: 2, Priority.HIGH: 1, Priority.EMERGENCY: 1}
 FOREVER = timedelta(days=3650)
@@ -81,6 +82,8 @@ def turn_seconds(playable: Playable) -> float:
         return reading_seconds(bulletin.title + " " + bulletin.body)
     if bulletin.kind is Kind.VIDEO:
         return playable.media_seconds or VIDEO_SECONDS_UNKNOWN
+    if bulletin.kind is Kind.AUDIO:
+        return playable.media_seconds or AUDIO_SECONDS_UNKNOWN
     if bulletin.kind is Kind.PDF:
         return PDF_PAGE_SECONDS * (playable.page_count or 1)
     return IMAGE_SECONDS

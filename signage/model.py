@@ -33,6 +33,7 @@ class Kind(enum.Enum):
     IMAGE = "image"
     VIDEO = "video"
     PDF = "pdf"
+    AUDIO = "audio"
 
 
 class Priority(enum.Enum):
@@ -69,6 +70,9 @@ MEDIA_TYPES: dict[str, Kind] = {
     "video/mp4": Kind.VIDEO,
     "video/webm": Kind.VIDEO,
     "application/pdf": Kind.PDF,
+    "audio/mpeg": Kind.AUDIO,
+    "audio/ogg": Kind.AUDIO,
+    "audio/mp4": Kind.AUDIO,
 }
 
 

@@ -26,7 +26,7 @@ from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError
 from signage.jobs import ContentChanged, Jobs
-from signage.model import Playable, Priority
+from signage.model import Kind, Playable, Priority
 from signage.paths import LOGO
 from signage.render.composer import Composer, Slide
 from signage.render.fonts import FontBook, FontFiles
@@ -119,7 +119,7 @@ class Player:
             transition_seconds=config.display.transition_seconds,
             surface=output.frame,
         )
-        self.composer = Composer(self.layout, files, config.board.name, self.logo)
+        self.composer = Composer(self.layout, files, config.board.name, self.logo, volume=config.display.volume)
         self.content = load_content(config)
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
         self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
@@ -140,7 +140,13 @@ class Player:
     # -- content -----------------------------------------------------------------
 
     def eligible(self) -> list[Playable]:
-        return [p for p in self.content if (p.bulletin.id, p.bulletin.revision) not in self.failed]
+        """What the engine may schedule: not failed, and no audio bulletins on a board without speakers."""
+        skip_audio = not self.config.display.audio
+        return [
+            p
+            for p in self.content
+            if (p.bulletin.id, p.bulletin.revision) not in self.failed and not (skip_audio and p.bulletin.kind is Kind.AUDIO)
+        ]
 
     def set_content(self, playables: list[Playable]) -> None:
         """New bulletins (a feed accepted, the inbox changed): the engine decides what that changes."""
@@ -174,7 +180,7 @@ class Player:
                 self.failed.add((playable.bulletin.id, playable.bulletin.revision))
                 self.schedule.replace(self.eligible(), now)
             return None
-        slide = Slide(composed.playable, tuple(page.convert() for page in composed.pages), composed.weights)
+        slide = Slide(composed.playable, tuple(page.convert() for page in composed.pages), composed.weights, live=composed.live)
         self._ready[key] = slide
         while len(self._ready) > CACHED_SLIDES:
             self._ready.popitem(last=False)
@@ -190,12 +196,25 @@ class Player:
         if slide is None:
             return
         self.frame.show(slide.pages[0], fade=self.slide is not None)
+        if slide.live is not None:
+            # A live slide (video, audio) is consumed by playing: composed afresh for its next turn.
+            self.frame.play(slide.live(), self.clock.monotonic())
+            self._ready.pop(slide_key(decision.playable, now), None)
         self.turn, self.slide, self.page = decision, slide, 0
         playing = playable_now(self.eligible(), self.config.board.id, now)
         self.frame.set_ticker(ticker_items(self.config, playing))
         upcoming = self.schedule.peek_next()
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
+
+    def _live_failed(self, message: str, now: datetime) -> None:
+        """A video or sound broke mid-play: the slide ends now, the bulletin is reported and left out."""
+        log.error("%s", message)
+        self.frame.play(None, 0.0)
+        playable = self.turn.playable if self.turn is not None else None
+        if playable is not None:
+            self.failed.add((playable.bulletin.id, playable.bulletin.revision))
+            self.schedule.replace(self.eligible(), now)
 
     def _page_due(self, now: datetime) -> int:
         """Which page of the slide on screen is due: the turn shared out by the pages' text."""
@@ -236,6 +255,9 @@ class Player:
         for event in self.jobs.drain():
             if isinstance(event, ContentChanged):
                 self.set_content(event.playables)
+        live = self.frame.live
+        if live is not None and live.failed:
+            self._live_failed(live.failed, now)
         decision = self.schedule.at(now)
         if not self._same_turn(decision):
             self._show(decision, now)
@@ -244,7 +266,7 @@ class Player:
             if due != self.page:
                 self.page = due
                 self.frame.show(self.slide.pages[due])
-        dirty = self.frame.update(now, mono - self._last_mono)
+        dirty = self.frame.update(now, mono - self._last_mono, mono)
         self._last_mono = mono
         self.output.present(dirty)
         self.frames += 1
@@ -303,6 +325,7 @@ class Player:
         self._screenshot_pool.submit(save_png, copy, path)
 
     def close(self) -> None:
+        self.frame.play(None, 0.0)  # silence and release decoders before exit
         self.jobs.shutdown()
         self.composer.close()
         if self._screenshot_pool is not None:

@@ -101,3 +101,62 @@ def test_unreadable_videos_are_refused(display, tmp_path: Path) -> None:
     broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 500)
     with pytest.raises(MediaError, match=r"broken\.mp4"):
         VideoClip(broken, (320, 240))
+
+
+def test_the_player_hands_one_video_to_the_next_without_a_gap(tmp_path: Path) -> None:
+    """Two one-second clips in rotation, played in real time: the picture is always a video frame, never black."""
+    import textwrap
+
+    from signage.config import load_config
+    from signage.player import Player, SystemClock
+    from signage.render.output import HeadlessOutput
+
+    numbered_clip(tmp_path / "a.mp4", seconds=1.0)
+    numbered_clip(tmp_path / "b.mp4", seconds=1.0, size=(320, 180))
+    (tmp_path / "list.toml").write_text(
+        textwrap.dedent(
+            """
+            [[bulletins]]
+            id = "a"
+            kind = "video"
+            title = "Phim A"
+            media = "a.mp4"
+            duration_s = 1
+            [[bulletins]]
+            id = "b"
+            kind = "video"
+            title = "Phim B"
+            media = "b.mp4"
+            duration_s = 1
+            """
+        ),
+        encoding="utf-8",
+    )
+    config_path = tmp_path / "board.toml"
+    config_path.write_text(
+        '[board]\nid = "tan-quan"\nname = "UBND xã Tân Quan"\ndata_dir = "state"\n[playlists]\npaths = ["list.toml"]\n'
+        '[display]\nsize = "640x360"\ntransition_seconds = 0\n[ticker]\nenabled = false\n',
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    output = HeadlessOutput(config.display)
+    player = Player(config, output, SystemClock(config.board.timezone))
+    shown: list[str] = []
+    darkest = 255
+    try:
+        player.start()
+        began = time.monotonic()
+        while time.monotonic() - began < 3.2:
+            player.step()
+            live = player.frame.live
+            if live is not None:
+                darkest = min(darkest, player.frame.surface.get_at(live.rect.center).r)
+            bulletin = player.slide.playable.bulletin.id if player.slide and player.slide.playable else None
+            if not shown or shown[-1] != bulletin:
+                shown.append(bulletin)
+            time.sleep(1 / 60)
+    finally:
+        player.close()
+        output.close()
+    assert shown[:4] == ["a", "b", "a", "b"]
+    assert darkest >= 4  # the darkest numbered frame is grey 8: never a black gap between clips

@@ -191,6 +191,7 @@ class Inbox:
                 Kind.IMAGE: "image",
                 Kind.PDF: "pdf",
                 Kind.VIDEO: "video",
+                Kind.AUDIO: "audio",
             }
             code = "bomb" if "bomb" in message or "megapixel" in message else codes[kind]
             raise _NotYet(code, message.split(": ", 1)[-1]) from None

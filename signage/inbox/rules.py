@@ -22,13 +22,19 @@ KINDS: dict[str, tuple[Kind, str | None]] = {
     ".mp4": (Kind.VIDEO, "video/mp4"),
     ".webm": (Kind.VIDEO, "video/webm"),
     ".pdf": (Kind.PDF, "application/pdf"),
+    ".mp3": (Kind.AUDIO, "audio/mpeg"),
+    ".ogg": (Kind.AUDIO, "audio/ogg"),
+    ".m4a": (Kind.AUDIO, "audio/mp4"),
 }
 
 PREFIXES = {"KHAN_": Priority.EMERGENCY, "UUTIEN_": Priority.HIGH}
 
 # One line each, Vietnamese first: printed in the clerk's guide and written beside each set-aside file.
 REASONS = {
-    "unsupported": ("loại tệp không được hỗ trợ (chỉ nhận .txt, .docx, .jpg, .png, .webp, .mp4, .webm, .pdf)", "unsupported file type"),
+    "unsupported": (
+        "loại tệp không được hỗ trợ (chỉ nhận .txt, .docx, .jpg, .png, .webp, .mp4, .webm, .pdf, .mp3, .ogg, .m4a)",
+        "unsupported file type",
+    ),
     "empty": ("tệp rỗng", "the file is empty"),
     "impostor": ("nội dung tệp không đúng với đuôi tên tệp", "the file's contents do not match its extension"),
     "image": ("ảnh bị hỏng hoặc không đọc được", "the image is damaged or unreadable"),
@@ -37,6 +43,7 @@ REASONS = {
     "docx": ("tệp Word (.docx) bị hỏng hoặc không có nội dung", "the Word file is damaged or empty"),
     "pdf": ("không mở được tệp PDF", "the PDF will not open"),
     "video": ("video không có hình ảnh giải mã được", "the video has no decodable picture"),
+    "audio": ("âm thanh không giải mã được", "the audio cannot be decoded"),
     "sidecar": ("tệp cấu hình đi kèm (.toml) bị sai", "the settings file (.toml) beside it is wrong"),
 }
 

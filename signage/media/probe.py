@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import av.audio
 import av.container
 import av.stream
 import av.video
@@ -23,6 +24,7 @@ from signage.media.sniff import sniff_file
 
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm"})
 PDF_TYPE = "application/pdf"
+AUDIO_TYPES = frozenset({"audio/mpeg", "audio/ogg", "audio/mp4"})
 
 MAX_VIDEO_LONG_SIDE = 7680  # 8K UHD, landscape or portrait
 MAX_VIDEO_SHORT_SIDE = 4320
@@ -33,6 +35,8 @@ VIDEO_IO_TIMEOUT_SECONDS = 10.0
 FIRST_FRAME_WITHIN_SECONDS = 2.0
 FIRST_FRAME_MAX_PACKETS = 1000  # for streams whose packets carry no timestamps
 VIDEO_DECODE_BUDGET_SECONDS = 10.0
+MIN_AUDIO_SECONDS = 0.5
+MAX_AUDIO_SECONDS = 4 * 3600.0
 
 MAX_PDF_PAGES = 500
 MAX_PDF_PAGE_POINTS = 200 * 72  # 200 inches, the largest page size PDF allows (at UserUnit 1)
@@ -47,7 +51,7 @@ class Probe:
     media_type: str  # e.g. "image/jpeg", "video/mp4", "application/pdf"
     width: int | None  # pixels of an image or a video; None for a PDF (its pages may differ)
     height: int | None
-    seconds: float | None  # video duration
+    seconds: float | None  # video or audio duration
     pages: int | None  # PDF page count
 
 
@@ -59,7 +63,9 @@ def probe(path: Path, media_type: str) -> Probe:
         return _probe_video(path, media_type)
     if media_type == PDF_TYPE:
         return _probe_pdf(path)
-    raise MediaError(f"{path}: unsupported type {media_type!r} (expected an image, an MP4 or WebM video, or a PDF)")
+    if media_type in AUDIO_TYPES:
+        return _probe_audio(path, media_type)
+    raise MediaError(f"{path}: unsupported type {media_type!r} (expected an image, an MP4 or WebM video, a PDF, or MP3, OGG or M4A audio)")
 
 
 def _check_declared(path: Path, media_type: str) -> None:
@@ -126,7 +132,7 @@ def _inspect_video(path: Path, media_type: str, container: av.container.InputCon
     return Probe(media_type, width, height, seconds, None)
 
 
-def _duration_seconds(container: av.container.InputContainer, stream: av.video.VideoStream) -> float | None:
+def _duration_seconds(container: av.container.InputContainer, stream: av.video.VideoStream | av.audio.AudioStream) -> float | None:
     if container.duration and container.duration > 0:
         return container.duration / av.time_base
     if stream.duration and stream.time_base:
@@ -163,6 +169,52 @@ def _first_frame(
         if count >= FIRST_FRAME_MAX_PACKETS or time.monotonic() > deadline:
             break
     return None, error
+
+
+def _probe_audio(path: Path, media_type: str) -> Probe:
+    _check_declared(path, media_type)
+    try:
+        container = av.open(str(path), metadata_errors="ignore", timeout=VIDEO_IO_TIMEOUT_SECONDS)
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: not a readable audio file ({exc.strerror})") from None
+    try:
+        return _inspect_audio(path, media_type, container)
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot read audio ({exc.strerror})") from None
+    finally:
+        container.close()
+
+
+def _inspect_audio(path: Path, media_type: str, container: av.container.InputContainer) -> Probe:
+    streams = [stream for stream in container.streams.audio if stream.codec_context is not None]
+    if not streams:
+        raise MediaError(f"{path}: no decodable audio stream")
+    stream = streams[0]
+    seconds = _duration_seconds(container, stream)
+    if seconds is None:
+        raise MediaError(f"{path}: audio duration unknown")
+    if not MIN_AUDIO_SECONDS <= seconds <= MAX_AUDIO_SECONDS:
+        raise MediaError(f"{path}: audio of {seconds:.2f} s is outside {MIN_AUDIO_SECONDS} s to {MAX_AUDIO_SECONDS / 3600:g} h")
+    decoded, error = _first_audio_frame(container, stream)
+    if not decoded:
+        reason = f" ({stream.codec_context.name}: {error.strerror})" if error else ""
+        raise MediaError(f"{path}: no decodable audio stream{reason}")
+    return Probe(media_type, None, None, seconds, None)
+
+
+def _first_audio_frame(container: av.container.InputContainer, stream: av.audio.AudioStream) -> tuple[bool, av.FFmpegError | None]:
+    """Whether a frame decodes from the stream's first seconds, and the last decoder error if none did."""
+    deadline = time.monotonic() + VIDEO_DECODE_BUDGET_SECONDS
+    error: av.FFmpegError | None = None
+    for count, packet in enumerate(container.demux(stream)):
+        try:
+            if packet.decode():  # the empty packet demux ends with flushes the decoder
+                return True, None
+        except av.FFmpegError as exc:
+            error = exc  # MP3 and AAC decoders resync at the next frame: only none at all is a refusal
+        if count >= FIRST_FRAME_MAX_PACKETS or time.monotonic() > deadline:
+            break
+    return False, error
 
 
 def _probe_pdf(path: Path) -> Probe:

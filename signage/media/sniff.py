@@ -12,10 +12,15 @@ EXTENSION_TYPES = {
     ".mp4": "video/mp4",
     ".webm": "video/webm",
     ".pdf": "application/pdf",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".m4a": "audio/mp4",
 }
 
 
 MP4_BRANDS = frozenset({b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"dash", b"M4V ", b"mmp4", b"MSNV"})
+AUDIO_MP4_BRANDS = frozenset({b"M4A ", b"M4B "})  # iTunes audio and audiobook: MP4 holding sound only
 SNIFF_BYTES = 64
 
 
@@ -31,9 +36,27 @@ def sniff(head: bytes) -> str | None:
         return "application/pdf"
     if head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
         return "video/mp4"  # not HEIC, AVIF, M4A or QuickTime, which share the box format
+    if head[4:8] == b"ftyp" and head[8:12] in AUDIO_MP4_BRANDS:
+        return "audio/mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
         return "video/webm"  # Matroska whose DocType is webm
+    if head.startswith(b"OggS"):
+        return "audio/ogg"  # the probe then requires an audio stream (Ogg may carry Theora video)
+    if head.startswith(b"ID3") or _mpeg_audio_frame(head):
+        return "audio/mpeg"
     return None
+
+
+def _mpeg_audio_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: 11-bit sync, and no reserved version, layer, bitrate or sample rate.
+
+    The reserved values are checked because two bytes of sync alone match too much (ADTS AAC has layer 0).
+    """
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 0b11, (head[1] >> 1) & 0b11
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 0b11
+    return version != 0b01 and layer != 0b00 and bitrate != 0b1111 and rate != 0b11
 
 
 def sniff_file(path: Path) -> str | None:

@@ -19,6 +19,7 @@ import av.video
 import pygame
 
 from signage.errors import MediaError
+from signage.media.audio import AudioPlayback
 from signage.media.images import fit_size
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class VideoClip:
             if not streams:
                 raise MediaError(f"{path}: no video stream")
             self.stream: av.video.VideoStream = streams[0]
+            self.has_audio = bool(self.container.streams.audio)
             self.stream.thread_type = "AUTO"  # frame and slice threads, as ffmpeg would
             context = self.stream.codec_context
             self.size = _frame_size((context.width, context.height), box)
@@ -105,8 +107,10 @@ class VideoPlayback:
 
     moving = True
 
-    def __init__(self, clip: VideoClip, video_rect: pygame.Rect, *, loop_seconds: float | None = None) -> None:
+    def __init__(self, clip: VideoClip, video_rect: pygame.Rect, *, loop_seconds: float | None = None, volume: float = 0.0) -> None:
         self.clip = clip
+        # The clip's sound, from its own decoder, started with the picture (volume 0: the mixer stays closed).
+        self.audio = AudioPlayback(clip.path, volume) if volume > 0 and clip.has_audio else None
         self.rect = video_rect  # where the picture goes, in frame coordinates
         self.loop_seconds = loop_seconds  # play (looping) this long; None: once
         self.stats = Stats()
@@ -122,6 +126,8 @@ class VideoPlayback:
 
     def begin(self, clock: float) -> None:
         self._start = clock
+        if self.audio is not None:
+            self.audio.start(clock)
         self._thread = threading.Thread(target=self._decode, name=f"video {self.clip.path.name}", daemon=True)
         self._thread.start()
 
@@ -168,6 +174,8 @@ class VideoPlayback:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.audio is not None:
+            self.audio.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self.clip.close()

@@ -13,6 +13,7 @@ import pygame
 
 from signage.media.images import Picture, decode_image
 from signage.media.pdf import render_pages
+from signage.media.video import VideoClip, first_frame_surface
 from signage.model import Bulletin, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
@@ -141,6 +142,17 @@ def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.S
         band.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
         y += line_h
     return band
+
+
+def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.Rect]:
+    """The still a video slide starts from (its first frame over a blurred fill of it), and where the picture plays."""
+    area = layout.slide.size
+    first = first_frame_surface(clip)
+    page = pygame.Surface(area)
+    page.blit(_blurred_cover(first, area), (0, 0))
+    rect = first.get_rect(center=(area[0] // 2, area[1] // 2))
+    page.blit(first, rect)
+    return page, rect.move(layout.slide.topleft)
 
 
 def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> list[pygame.Surface]:
