@@ -269,9 +269,9 @@ def test_the_player_picks_up_a_synced_feed(district: District, server: FeedServe
 @pytest.mark.slow
 def test_killed_at_any_instant_the_store_stays_consistent(district: District) -> None:
     """SIGKILL `signage sync` at random points of a large download, 20+ times; nothing half-downloaded ever plays."""
-    big = district.src / "video.mp4"
-    big.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + os.urandom(24 * 1024 * 1024))
-    district.bulletin("phim", kind='"video"', title='"Phim tuyên truyền"', media='"video.mp4"', duration_s="60")
+    big = district.src / "anh-lon.png"
+    Image.frombytes("RGB", (4000, 2000), os.urandom(4000 * 2000 * 3)).save(big, compress_level=0)  # 24 MB that really decodes
+    district.bulletin("phim", kind='"image"', title='"Ảnh lớn"', media='"anh-lon.png"', duration_s="60")
     district.bulletin("hop-dan")
     district.publish()
     expected = hashlib.sha256(big.read_bytes()).hexdigest()
@@ -315,3 +315,18 @@ def test_killed_at_any_instant_the_store_stays_consistent(district: District) ->
         assert not list(files.partial_dir.iterdir())
     finally:
         store.close()
+
+
+def test_feed_media_is_probed_before_it_may_play(district: District, server: FeedServer) -> None:
+    from tests.videoclips import numbered_clip
+
+    numbered_clip(district.src / "clip.mp4", seconds=1.5)
+    district.bulletin("phim", kind='"video"', title='"Phim"', media='"clip.mp4"')
+    (district.src / "hong.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + os.urandom(4096))
+    district.bulletin("hong", kind='"video"', title='"Phim hỏng"', media='"hong.mp4"')
+    district.publish()
+    result, playables = run_sync(board_config(district, server))
+    assert result.outcome == "accepted" and len(result.downloaded) == 2
+    assert [p.bulletin.id for p in playables] == ["phim"]  # the undecodable one never plays
+    assert playables[0].media_seconds == pytest.approx(1.5, abs=0.05)
+    assert any("no decodable video stream" in e or "not a readable video" in e for e in result.errors)

@@ -22,6 +22,7 @@ from signage.envelope import parse_public_key
 from signage.errors import FeedRejected, FetchError, MediaError, StoreError
 from signage.feed.http import Fetcher, retry
 from signage.feed.trust import decide
+from signage.media.probe import probe
 from signage.model import Bulletin, Playable
 from signage.store.db import Store
 from signage.store.files import ContentStore
@@ -218,18 +219,39 @@ def _download(
         content.settle()
     if found:
         store.assets_stored(found, now())  # one transaction for the batch: the files are the truth
+        store.assets_probed(_probe_all(store, content, [sha for sha, _ in found], result))
     unused = store.track_use(set(wanted), content.names(), now())
     for name in content.collect(set(wanted), unused, now(), GARBAGE_GRACE):
         if name in unused:
             store.forget_asset(name)
 
 
+def _probe_all(
+    store: Store, content: ContentStore, shas: list[str], result: SyncResult
+) -> list[tuple[str, float | None, int | None, str | None]]:
+    """Probe new media with limits before they may play: it really decodes, and how long, how many pages."""
+    types = {b.media.sha256: b.media.type for b in store.bulletins() if b.media is not None}
+    probed: list[tuple[str, float | None, int | None, str | None]] = []
+    for sha256 in shas:
+        try:
+            found = probe(content.path(sha256), types.get(sha256, ""))
+        except MediaError as exc:
+            result.errors.append(str(exc))
+            probed.append((sha256, None, None, str(exc)))
+            continue
+        probed.append((sha256, found.seconds, found.pages, None))
+    return probed
+
+
 def feed_playables(store: Store, content: ContentStore) -> list[Playable]:
-    """The held feed's bulletins whose media is verified on disk (text needs none), in feed order."""
+    """The held feed's bulletins whose media is verified and probed on disk (text needs none), in feed order."""
+    probes = store.asset_probes()
     playables = []
     for bulletin in store.bulletins():
         if bulletin.media is None:
             playables.append(Playable(bulletin))
-        elif content.has(bulletin.media.sha256, bulletin.media.bytes):
-            playables.append(Playable(bulletin, content.path(bulletin.media.sha256)))
+            continue
+        seconds, pages, error = probes.get(bulletin.media.sha256, (None, None, "not stored"))
+        if error is None and content.has(bulletin.media.sha256, bulletin.media.bytes):
+            playables.append(Playable(bulletin, content.path(bulletin.media.sha256), seconds, pages))
     return playables

@@ -60,7 +60,14 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2)
+def _v3(db: sqlite_utils.Database) -> None:
+    """What probing found in each medium: its length and pages, or why it cannot play."""
+    db["assets"].add_column("seconds", float)
+    db["assets"].add_column("pages", int)
+    db["assets"].add_column("probe_error", str)
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +243,18 @@ class Store:
             for sha256, size in assets:
                 self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "unused_since": None}, pk="sha256")
                 self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
+
+    def assets_probed(self, results: Sequence[tuple[str, float | None, int | None, str | None]]) -> None:
+        """(sha256, seconds, pages, error) for media just probed; an error keeps its bulletins off the screen."""
+        with self.transaction():
+            for sha256, seconds, pages, error in results:
+                self.db.execute(
+                    "UPDATE assets SET seconds = ?, pages = ?, probe_error = ? WHERE sha256 = ?", [seconds, pages, error, sha256]
+                )
+
+    def asset_probes(self) -> dict[str, tuple[float | None, int | None, str | None]]:
+        rows = self.db.execute("SELECT sha256, seconds, pages, probe_error FROM assets").fetchall()
+        return {sha: (seconds, pages, error) for sha, seconds, pages, error in rows}
 
     def stored_assets(self) -> dict[str, int]:
         return {sha: size for sha, size in self.db.execute("SELECT sha256, bytes FROM assets").fetchall()}
