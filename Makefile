@@ -36,6 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP) system-test-deps
+	@if ! command -v ffmpeg >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+		else echo "make: install ffmpeg (Debian package) for bench/media.py's native decode comparison"; fi; \
+	fi
 	$(BIN)/python bench/render.py
 
 clean:
