@@ -53,3 +53,23 @@ def test_each_page_is_a_slide_fit_to_the_area(display, tmp_path: Path) -> None:
     red = second.get_at((w // 2, 120))  # 700–780 pt up an 842 pt page: about 100 px from its top
     assert red.r > 200 and red.g < 60
     pygame.image.save(first, str(tmp_path / "page1.png"))
+
+
+def test_rendering_stops_at_its_time_budget(tmp_path: Path) -> None:
+    from signage.media.pdf import render_pages
+
+    pdf = tmp_path / "dai.pdf"
+    hand_made_pdf(pdf)
+    assert len(render_pages(pdf, (400, 400))) == 2
+    assert len(render_pages(pdf, (400, 400), budget_seconds=0.0)) == 1  # the first page always shows
+
+
+def test_a_progressive_jpeg_decodes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from signage.media.images import decode_image
+
+    path = tmp_path / "progressive.jpg"
+    Image.effect_noise((2000, 1500), 40).convert("RGB").save(path, progressive=True, quality=85)
+    picture = decode_image(path, (800, 600), "image/jpeg")
+    assert picture.size == (800, 600)
