@@ -77,8 +77,12 @@ class VideoClip:
             return self.container.duration / av.time_base
         raise MediaError(f"{self.path}: video of unknown length")
 
-    def next_frame(self) -> tuple[float, bytes] | None:
-        """The next decoded frame as (seconds from the clip's start, BGRA bytes at `size`), or None at the end."""
+    def next_frame(self, into: bytearray | None = None) -> tuple[float, bytes | bytearray] | None:
+        """The next decoded frame as (seconds from the clip's start, BGRA pixels at `size`), or None at the end.
+
+        With `into`, the pixels are copied into that buffer (reused frame after frame: no new 8 MB
+        allocation per frame, which fragments the heap over a day of video).
+        """
         while not self._pending:
             try:
                 packet = next(self._packets)
@@ -91,7 +95,10 @@ class VideoClip:
         frame = self._pending.popleft()
         converted = frame.reformat(width=self.size[0], height=self.size[1], format="bgra")
         pts = (frame.time or 0.0) - self.start_pts
-        return pts, bytes(converted.planes[0])
+        if into is None:
+            return pts, bytes(converted.planes[0])
+        into[:] = memoryview(converted.planes[0])
+        return pts, into
 
     def rewind(self) -> None:
         self.container.seek(0)
@@ -125,6 +132,8 @@ class VideoPlayback:
         self._room.acquire()
 
     def begin(self, clock: float) -> None:
+        if self._thread is not None:
+            return  # already playing
         self._start = clock
         if self.audio is not None:
             self.audio.start(clock)
@@ -133,9 +142,13 @@ class VideoPlayback:
 
     def _decode(self) -> None:
         offset = 0.0
+        # A ring of buffers: at most QUEUE_FRAMES wait in the queue, one is on its way to the screen, one is filled.
+        ring = [bytearray(self.clip.size[0] * self.clip.size[1] * 4) for _ in range(QUEUE_FRAMES + 2)]
+        turn = 0
         try:
             while not self._stop.is_set():
-                item = self.clip.next_frame()
+                item = self.clip.next_frame(ring[turn % len(ring)])
+                turn += 1
                 if item is None:
                     played = offset + self.clip.duration
                     if self.loop_seconds is None or played >= self.loop_seconds:
@@ -173,12 +186,16 @@ class VideoPlayback:
         return [self.rect]
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
+        self._room.release()  # wake a decoder waiting for room now, not at its next timeout
         if self.audio is not None:
             self.audio.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        self.clip.close()
+        if self._thread is None or not self._thread.is_alive():
+            self.clip.close()  # never under a decoder still running
         if self.stats.dropped:
             log.info("%s: %d frame(s) shown, %d dropped as late", self.clip.path.name, self.stats.shown, self.stats.dropped)
 

@@ -39,6 +39,7 @@ class Frame:
         self._full = True  # the next update redraws and presents everything
         self._blank = False  # screen hours are over: a black frame, nothing moves
         self.live: Live | None = None
+        self._live_begun = False
         self.clock = 0.0  # monotonic time of the frame being drawn, for live slides
         self._dt = 0.0
         self._fade_drawn = 0.0
@@ -59,12 +60,16 @@ class Frame:
             self.ticker.set_items(items)
 
     def play(self, live: Live | None, clock: float) -> None:
-        """Let `live` draw into the slide area from `clock` (after any fade); the one before is stopped."""
-        if self.live is not None and self.live is not live:
+        """Let `live` draw into the slide area; it begins when the slide's crossfade ends. The one before stops."""
+        if live is self.live:
+            return
+        if self.live is not None:
             self.live.stop()
         self.live = live
-        if live is not None:
+        self._live_begun = False
+        if live is not None and self._fade_from is None:
             live.begin(clock)
+            self._live_begun = True
 
     def blank(self) -> None:
         """A black frame (the screen's off hours); the next `show` brings everything back."""
@@ -131,6 +136,9 @@ class Frame:
 
     def _finish(self, dirty: list[pygame.Rect]) -> list[pygame.Rect] | None:
         if self.live is not None and self._fade_from is None:
+            if not self._live_begun:  # the fade just ended: its clock starts now, so no frame is "late"
+                self.live.begin(self.clock)
+                self._live_begun = True
             dirty += self.live.draw(self.surface, self.layout.slide, self.clock)
         if self.ticker is not None:
             self.ticker.advance(self._dt)
