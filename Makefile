@@ -36,12 +36,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP) system-test-deps
-	@if ! command -v ffmpeg >/dev/null; then \
+	@if ! command -v ffmpeg >/dev/null || ! command -v curl >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
-		else echo "make: install ffmpeg (Debian package) for bench/media.py's native decode comparison"; fi; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg curl >/dev/null; \
+		else echo "make: install ffmpeg and curl (Debian packages): the native peers of bench/media.py and bench/sync.py"; fi; \
 	fi
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/inbox.py
+	$(BIN)/python bench/media.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots
