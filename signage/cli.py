@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     take.add_argument("path", type=Path, metavar="PATH", help="a folder")
     take.add_argument("--config", type=Path, required=True, help="the board's TOML config")
 
+    doctor = commands.add_parser("doctor", help="one screen of health: clock, disk, cache, feed, display, last errors")
+    doctor.add_argument("--config", type=Path, help="the board's TOML config (default: the demo board)")
+
     keygen = commands.add_parser("keygen", help="a new Ed25519 key (district or board); prints its public key")
     keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the private key (mode 0600)")
 
@@ -117,7 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _render(args)
         if args.command == "plan":
             return _plan(args)
-        handlers = {"sync": _sync, "status": _status, "import": _import, "keygen": _keygen, "publish": _publish, "verify": _verify}
+        handlers = {
+            "sync": _sync,
+            "status": _status,
+            "import": _import,
+            "keygen": _keygen,
+            "publish": _publish,
+            "verify": _verify,
+            "doctor": _doctor,
+        }
         if args.command in handlers:
             return handlers[args.command](args)
     except SignageError as exc:
@@ -136,6 +147,7 @@ def _config(path: Path | None) -> BoardConfig:
 
 
 def _play(args: argparse.Namespace) -> int:
+    from signage.kiosk.power import ScreenPower
     from signage.player import Player, SystemClock
     from signage.render.output import DisplayOutput, HeadlessOutput
 
@@ -148,6 +160,7 @@ def _play(args: argparse.Namespace) -> int:
             SystemClock(config.board.timezone),
             screenshot_dir=args.screenshot_dir,
             screenshot_every=args.screenshot_every,
+            power=None if args.headless else ScreenPower(),
         )
         player.install_signal_handlers()
         player.run(args.for_seconds)
@@ -212,6 +225,20 @@ def _status(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print("\n".join(status_lines(status)))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from signage.kiosk.doctor import Level, health
+
+    config = _config(args.config)
+    checks = health(config, datetime.now(config.board.timezone), environ=os.environ)
+    for check in checks:
+        print(check.line())
+    bad = [check for check in checks if check.level is Level.BAD]
+    if bad:
+        print(f"signage: error: {bad[0].name}: {bad[0].text}", file=sys.stderr)
+        return 1
     return 0
 
 

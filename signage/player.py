@@ -26,6 +26,8 @@ from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError
 from signage.jobs import ContentChanged, Jobs
+from signage.kiosk.notify import FrameWatchdog, Notifier
+from signage.kiosk.power import ScreenPower
 from signage.model import Kind, Playable, Priority
 from signage.paths import LOGO
 from signage.render.composer import Composer, Slide
@@ -100,6 +102,8 @@ class Player:
         *,
         screenshot_dir: Path | None = None,
         screenshot_every: float | None = None,
+        notifier: Notifier | None = None,
+        power: ScreenPower | None = None,
     ) -> None:
         self.config = config
         self.output = output
@@ -136,6 +140,11 @@ class Player:
         self.first_frame_at: float | None = None
         self._last_mono = 0.0
         self._next_shot = 0.0
+        self.notifier = notifier if notifier is not None else Notifier.from_environment()
+        self.watchdog = FrameWatchdog(self.notifier)
+        self.power = power  # None: the black frame alone (headless, tests)
+        self._power_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen-power") if power else None
+        self._screen_on: bool | None = None
 
     # -- content -----------------------------------------------------------------
 
@@ -259,6 +268,8 @@ class Player:
         if live is not None and live.failed:
             self._live_failed(live.failed, now)
         decision = self.schedule.at(now)
+        if decision.screen_on is not self._screen_on:
+            self._follow_screen_hours(decision.screen_on)
         if not self._same_turn(decision):
             self._show(decision, now)
         elif self.slide is not None:
@@ -267,15 +278,32 @@ class Player:
                 self.page = due
                 self.frame.show(self.slide.pages[due])
         dirty = self.frame.update(now, mono - self._last_mono, mono)
+        alive = mono > self._last_mono  # a loop whose clock stands still is not playing, whatever it presents
         self._last_mono = mono
         self.output.present(dirty)
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = mono
             log.info("first frame on screen")
+            self.notifier.ready(f"playing {decision.bulletin_id or 'the idle slide'}")
+        self.watchdog.frame_presented(self.frames, mono, alive)
         if self.screenshot_every and mono >= self._next_shot:
             self.screenshot(now)
             self._next_shot = mono + self.screenshot_every
+
+    def _follow_screen_hours(self, screen_on: bool) -> None:
+        """The engine's screen hours changed: power the screen off the loop (DPMS and CEC can take seconds)."""
+        self._screen_on = screen_on
+        if self.power is None or self._power_pool is None:
+            return
+        power = self.power
+        power.override(None)  # a district command lasts until the next scheduled change
+
+        def switch() -> None:
+            methods = power.on() if screen_on else power.off()
+            log.info("screen %s by schedule: %s", "on" if screen_on else "off", ", ".join(methods) or "black frame only")
+
+        self._power_pool.submit(switch)
 
     def _idle_wait(self) -> float:
         """Seconds until something can change on a still frame: the clock's next second, or the engine's next decision."""
@@ -325,11 +353,15 @@ class Player:
         self._screenshot_pool.submit(save_png, copy, path)
 
     def close(self) -> None:
+        self.notifier.stopping()
         self.frame.play(None, 0.0)  # silence and release decoders before exit
         self.jobs.shutdown()
         self.composer.close()
         if self._screenshot_pool is not None:
             self._screenshot_pool.shutdown(wait=True)
+        if self._power_pool is not None:
+            self._power_pool.shutdown(wait=True)
+        self.notifier.close()
 
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):

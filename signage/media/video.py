@@ -27,6 +27,34 @@ log = logging.getLogger(__name__)
 QUEUE_FRAMES = 6  # decoded ahead: enough to ride out a slow frame, little memory (6 x 8 MB at 1080p)
 
 
+class _Rings:
+    """Frame buffers kept for the life of the process and lent to one playback at a time.
+
+    A board plays thousands of clips a day; a fresh ring of 8 MB buffers for each, freed by a
+    decoder thread in its own malloc arena, fragments the heap until RSS has doubled.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._free: dict[int, list[list[bytearray]]] = {}
+
+    def lend(self, frame_bytes: int) -> list[bytearray]:
+        with self._lock:
+            spare = self._free.get(frame_bytes)
+            if spare:
+                return spare.pop()
+        return [bytearray(frame_bytes) for _ in range(QUEUE_FRAMES + 2)]
+
+    def give_back(self, ring: list[bytearray]) -> None:
+        with self._lock:
+            if len(self._free) > 2:  # clips of many sizes: keep only the latest few
+                self._free.clear()
+            self._free.setdefault(len(ring[0]), []).append(ring)
+
+
+RINGS = _Rings()
+
+
 @dataclass
 class Stats:
     shown: int = 0
@@ -128,6 +156,7 @@ class VideoPlayback:
         self._thread: threading.Thread | None = None
         self._start = 0.0
         self._ended = False
+        self._ring: list[bytearray] | None = None
         self._frames.append(clip.first)
         self._room.acquire()
 
@@ -143,7 +172,7 @@ class VideoPlayback:
     def _decode(self) -> None:
         offset = 0.0
         # A ring of buffers: at most QUEUE_FRAMES wait in the queue, one is on its way to the screen, one is filled.
-        ring = [bytearray(self.clip.size[0] * self.clip.size[1] * 4) for _ in range(QUEUE_FRAMES + 2)]
+        ring = self._ring = RINGS.lend(self.clip.size[0] * self.clip.size[1] * 4)
         turn = 0
         try:
             while not self._stop.is_set():
@@ -196,6 +225,10 @@ class VideoPlayback:
             self._thread.join(timeout=5)
         if self._thread is None or not self._thread.is_alive():
             self.clip.close()  # never under a decoder still running
+            self._frames.clear()
+            if self._ring is not None:
+                RINGS.give_back(self._ring)
+                self._ring = None
         if self.stats.dropped:
             log.info("%s: %d frame(s) shown, %d dropped as late", self.clip.path.name, self.stats.shown, self.stats.dropped)
 
