@@ -20,10 +20,12 @@ headless: $(STAMP)
 
 # OCR (Vietnamese) and a real X server for the tests: Debian packages, installed when missing.
 system-test-deps:
-	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx vie || ! command -v Xvfb >/dev/null; then \
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx vie || ! command -v Xvfb >/dev/null \
+		|| ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v rsync >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-vie xvfb >/dev/null; \
-		else echo "make: install tesseract-ocr, tesseract-ocr-vie and xvfb (Debian packages) for the OCR and X11 tests"; fi; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync >/dev/null; \
+		else echo "make: install tesseract-ocr, tesseract-ocr-vie, xvfb, shellcheck, systemd and rsync (Debian packages) for the tests"; fi; \
 	fi
 
 test: $(STAMP) system-test-deps

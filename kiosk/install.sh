@@ -1,0 +1,284 @@
+#!/bin/sh
+# Turns a fresh Debian 12 / Ubuntu 24.04 PC into a board that boots into the player.
+#
+#   sudo kiosk/install.sh --board-id tan-quan --name "UBND xã Tân Quan" \
+#        --feed-url https://district.example/feed/feed.json --feed-key ed25519:... --inbox /srv/signage/bangtin
+#   sudo kiosk/install.sh --uninstall
+#
+# Idempotent: every file is compared before it is written, the venv is rebuilt only when the project's
+# files changed, and the board's config is written only when absent. A second run changes nothing.
+# --dry-run says what would change and changes nothing. --root DIR installs under DIR (a chroot's tree or a
+# test folder): no user, no packages, no systemctl. In a chroot or container (systemd not running) the units
+# are installed but not enabled, with a message.
+set -eu
+
+usage() {
+    cat <<'EOF'
+usage: install.sh [--board-id ID] [--name NAME] [--feed-url URL --feed-key KEY] [--inbox PATH]
+                  [--prefix DIR] [--config FILE] [--root DIR] [--no-apt] [--dry-run] [--uninstall]
+  --board-id ID     the board's id, as in bulletins' "boards" (a-z, 0-9, -)
+  --name NAME       the commune's name shown in the header, e.g. "UBND xã Tân Quan"
+  --feed-url URL    the district feed (optional; with --feed-key)
+  --feed-key KEY    the district's pinned public key, ed25519:...
+  --inbox PATH      the clerk's drop folder (optional), e.g. /srv/signage/bangtin
+  --prefix DIR      where the player is installed (default /opt/signage)
+  --config FILE     the board's config (default /etc/signage/board.toml); written only when absent
+  --root DIR        install under DIR instead of / (no user, packages or systemctl)
+  --no-apt          do not install missing Debian packages
+  --dry-run         say what would be done, change nothing
+  --uninstall       disable and remove the units, udev rule and prefix (keeps /var/lib/signage, /etc/signage)
+Without the answers and on a terminal, it asks; the config's answers are not needed when it exists.
+EOF
+}
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+usage_error() { echo "install.sh: $*" >&2; usage >&2; exit 2; }
+say() { echo "install.sh: $*"; }
+
+board_id='' name='' feed_url='' feed_key='' inbox='' root='' prefix=/opt/signage config=/etc/signage/board.toml
+dry_run=0 uninstall=0 use_apt=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --board-id|--name|--feed-url|--feed-key|--inbox|--prefix|--config|--root)
+            [ $# -ge 2 ] || usage_error "$1 needs a value"
+            case "$1" in
+                --board-id) board_id=$2 ;; --name) name=$2 ;; --feed-url) feed_url=$2 ;;
+                --feed-key) feed_key=$2 ;; --inbox) inbox=$2 ;; --prefix) prefix=$2 ;;
+                --config) config=$2 ;; --root) root=${2%/} ;;
+            esac
+            shift 2 ;;
+        --dry-run) dry_run=1; shift ;;
+        --uninstall) uninstall=1; shift ;;
+        --no-apt) use_apt=0; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage_error "unknown option: $1" ;;
+    esac
+done
+case "$prefix" in /*) ;; *) usage_error "--prefix must be an absolute path" ;; esac
+case "$config" in /*) ;; *) usage_error "--config must be an absolute path" ;; esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(dirname "$here")          # the project tree: the folder holding kiosk/
+state_dir=/var/lib/signage
+unitdir=/etc/systemd/system
+units="signage-x.service signage.service signage-usb-import@.service"
+changed=0
+
+# Runs a command, or only prints it with --dry-run.
+run() {
+    if [ "$dry_run" = 1 ]; then echo "would run: $*"; else "$@"; fi
+}
+
+# install_file SRC DEST MODE: copies SRC to $root/DEST unless identical.
+install_file() {
+    dest="$root$2"
+    if [ -f "$dest" ] && cmp -s "$1" "$dest"; then
+        say "unchanged: $2"
+        return 0
+    fi
+    changed=1
+    if [ "$dry_run" = 1 ]; then echo "would install: $2 (mode $3)"; return 0; fi
+    mkdir -p "$(dirname "$dest")"
+    install -m "$3" "$1" "$dest"
+    say "installed: $2"
+}
+
+# remove_path PATH: removes $root/PATH if present.
+remove_path() {
+    if [ -e "$root$1" ] || [ -L "$root$1" ]; then
+        changed=1
+        run rm -rf "$root$1"
+        [ "$dry_run" = 1 ] || say "removed: $1"
+    fi
+}
+
+systemd_running() { [ -z "$root" ] && [ -d /run/systemd/system ]; }
+
+# --- uninstall -------------------------------------------------------------------------------------
+if [ "$uninstall" = 1 ]; then
+    [ "$dry_run" = 1 ] || [ -n "$root" ] || [ "$(id -u)" = 0 ] || die "run as root (sudo)"
+    if systemd_running; then
+        for unit in signage.service signage-x.service; do
+            run systemctl disable --now "$unit" 2>/dev/null || true
+        done
+    else
+        say "systemd is not running here: nothing to stop or disable"
+    fi
+    for unit in $units; do remove_path "$unitdir/$unit"; done
+    remove_path /etc/udev/rules.d/99-signage-usb.rules
+    remove_path /etc/systemd/journald.conf.d/signage.conf
+    remove_path "$prefix"
+    if systemd_running && [ "$changed" = 1 ]; then
+        run systemctl daemon-reload
+        run udevadm control --reload || true
+    fi
+    say "kept $state_dir (the board's cache and database), $(dirname "$config") (its config) and the signage user;"
+    say "remove them by hand if the board is retired: rm -rf $state_dir $(dirname "$config"); userdel signage"
+    exit 0
+fi
+
+# --- install ---------------------------------------------------------------------------------------
+{ [ -f "$src/pyproject.toml" ] && [ -d "$src/signage" ]; } || die "$src does not look like the signage project (no pyproject.toml)"
+[ "$dry_run" = 1 ] || [ -n "$root" ] || [ "$(id -u)" = 0 ] || die "run as root (sudo), or --dry-run to see what would be done"
+
+# The answers: asked for on a terminal when missing, needed only when the config is absent.
+ask() { # ask VAR "question"
+    if [ -t 0 ]; then
+        printf '%s: ' "$2"
+        # shellcheck disable=SC2034 # answer is read by the eval
+        read -r answer || answer=''
+        eval "$1=\$answer"
+    fi
+}
+if [ ! -f "$root$config" ]; then
+    [ -n "$board_id" ] || ask board_id "board id (a-z, 0-9, -), e.g. tan-quan"
+    [ -n "$name" ] || ask name "commune name shown in the header, e.g. UBND xã Tân Quan"
+    [ -n "$feed_url" ] || ask feed_url "district feed URL (empty: none)"
+    [ -n "$feed_url" ] && [ -z "$feed_key" ] && ask feed_key "district public key ed25519:..."
+    [ -n "$inbox" ] || ask inbox "drop folder path (empty: none), e.g. /srv/signage/bangtin"
+    [ -n "$board_id" ] || usage_error "$config is absent: --board-id is needed to write it"
+    [ -n "$name" ] || usage_error "$config is absent: --name is needed to write it"
+    printf '%s' "$board_id" | grep -Eq '^[a-z0-9][a-z0-9-]*$' || usage_error "--board-id: use a-z, 0-9 and -, got '$board_id'"
+    if [ -n "$feed_url" ] || [ -n "$feed_key" ]; then
+        case "$feed_url" in http://*|https://*) ;; *) usage_error "--feed-url: expected an http(s) URL, got '$feed_url'" ;; esac
+        case "$feed_key" in ed25519:?*) ;; *) usage_error "--feed-key: expected ed25519:..., got '$feed_key'" ;; esac
+    fi
+    case "$inbox" in ''|/*) ;; *) usage_error "--inbox must be an absolute path" ;; esac
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# 1. Debian packages the board needs: Python's venv, rsync, a bare X server (no desktop).
+packages="python3 python3-venv rsync xserver-xorg-core xserver-xorg-input-libinput xinit x11-xserver-utils"
+if [ -z "$root" ] && [ "$use_apt" = 1 ] && command -v dpkg-query >/dev/null; then
+    missing=''
+    for p in $packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        changed=1
+        # shellcheck disable=SC2086 # a list of package names
+        run env DEBIAN_FRONTEND=noninteractive sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing"
+    else
+        say "unchanged: Debian packages ($packages)"
+    fi
+fi
+
+# 2. The signage system user (home /var/lib/signage: the board's cache, database and queue).
+if [ -z "$root" ]; then
+    if id signage >/dev/null 2>&1; then
+        say "unchanged: user signage"
+    else
+        changed=1
+        run useradd --system --home-dir "$state_dir" --create-home --shell /usr/sbin/nologin --user-group signage
+    fi
+    for g in audio video render input; do
+        if getent group "$g" >/dev/null && ! id -nG signage 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then
+            changed=1
+            run usermod -aG "$g" signage
+        fi
+    done
+else
+    say "--root: no user created (signage, home $state_dir)"
+fi
+if [ ! -d "$root$state_dir" ]; then
+    changed=1
+    run mkdir -p "$root$state_dir"
+    [ -n "$root" ] || run chown signage:signage "$state_dir"
+fi
+
+# 3. The project tree and its venv. rsync's itemized output tells whether anything changed.
+command -v rsync >/dev/null || { [ "$dry_run" = 1 ] || die "rsync is needed (apt-get install rsync)"; }
+set -- -a --omit-dir-times --delete --checksum --exclude=/.venv --exclude=/.git --exclude=__pycache__ --exclude=/.pytest_cache \
+    --exclude=/.ruff_cache --exclude=/screenshots --exclude='*.egg-info' --exclude=/build
+if [ "$dry_run" = 1 ]; then set -- "$@" --dry-run; fi
+if command -v rsync >/dev/null; then
+    [ "$dry_run" = 1 ] || mkdir -p "$root$prefix"
+    rsync "$@" --itemize-changes "$src/" "$root$prefix/" >"$tmp/rsync"
+    if [ -s "$tmp/rsync" ]; then
+        changed=1
+        if [ "$dry_run" = 1 ]; then echo "would copy: $src -> $prefix ($(wc -l <"$tmp/rsync") changes)"; else say "copied: $src -> $prefix"; fi
+    else
+        say "unchanged: $prefix"
+    fi
+fi
+# The venv is rebuilt when the project's files differ from those it was built from (a stamp of their hashes).
+stamp="$root$prefix/.venv/.signage-source"
+(cd "$src" && find pyproject.toml signage -type f ! -path '*/__pycache__/*' ! -name '*.pyc' | LC_ALL=C sort | xargs sha256sum) >"$tmp/source"
+if [ -f "$stamp" ] && cmp -s "$tmp/source" "$stamp" && [ -x "$root$prefix/.venv/bin/signage" ]; then
+    say "unchanged: $prefix/.venv"
+else
+    changed=1
+    if [ "$dry_run" = 1 ]; then
+        echo "would run: python3 -m venv $prefix/.venv && $prefix/.venv/bin/pip install $prefix"
+    else
+        [ -x "$root$prefix/.venv/bin/python" ] || python3 -m venv "$root$prefix/.venv"
+        "$root$prefix/.venv/bin/python" -m pip install --quiet --disable-pip-version-check "$root$prefix"
+        cp "$tmp/source" "$stamp"
+        say "installed: the player in $prefix/.venv"
+    fi
+fi
+
+# 4. The board's config, only when absent: an edited config is never overwritten.
+if [ -f "$root$config" ]; then
+    say "kept: $config (exists; edit it by hand)"
+else
+    toml_string() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+    {
+        echo "# The board's config, written by kiosk/install.sh. Every key: $prefix/docs/config.md"
+        echo "[board]"
+        echo "id = $(toml_string "$board_id")"
+        echo "name = $(toml_string "$name")"
+        echo 'timezone = "Asia/Ho_Chi_Minh"'
+        echo "data_dir = \"$state_dir\""
+        if [ -n "$feed_url" ]; then
+            echo
+            echo "[feed]"
+            echo "url = $(toml_string "$feed_url")"
+            echo "public_keys = [$(toml_string "$feed_key")]"
+        fi
+        if [ -n "$inbox" ]; then
+            echo
+            echo "[inbox]"
+            echo "path = $(toml_string "$inbox")"
+        fi
+        echo
+        echo "[display]"
+        echo 'on = "06:00"'
+        echo 'off = "22:00"'
+    } >"$tmp/board.toml"
+    install_file "$tmp/board.toml" "$config" 0644
+    if [ -n "$inbox" ] && [ ! -d "$root$inbox" ]; then
+        run mkdir -p "$root$inbox"
+        [ -n "$root" ] || run chown signage:signage "$inbox"
+    fi
+fi
+
+# 5. Units, the journald drop-in (logs in RAM, capped) and the USB rule.
+for unit in $units; do install_file "$here/$unit" "$unitdir/$unit" 0644; done
+install_file "$here/journald-signage.conf" /etc/systemd/journald.conf.d/signage.conf 0644
+install_file "$here/99-signage-usb.rules" /etc/udev/rules.d/99-signage-usb.rules 0644
+
+# 6. Enable: only where systemd runs (not in a chroot, a container without systemd, or under --root).
+if systemd_running; then
+    if [ "$changed" = 1 ]; then
+        run systemctl daemon-reload
+        run systemctl restart systemd-journald
+        run udevadm control --reload || true
+    fi
+    for unit in signage-x.service signage.service; do
+        if [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" = enabled ]; then
+            say "unchanged: $unit enabled"
+        else
+            changed=1
+            run systemctl enable "$unit"
+        fi
+    done
+    say "start now with: systemctl start signage.service (or reboot)"
+else
+    say "systemd is not running here (chroot, container or --root): units installed, not enabled;"
+    say "on the board run: systemctl enable signage-x.service signage.service"
+fi
+
+if [ "$changed" = 0 ]; then say "nothing to do: already installed"; fi
