@@ -48,6 +48,7 @@ bench: $(STAMP) system-test-deps
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/media.py
+	$(BIN)/python bench/wear.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots

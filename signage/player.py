@@ -24,7 +24,7 @@ import pygame
 from signage.config import BoardConfig
 from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
-from signage.errors import SignageError
+from signage.errors import SignageError, StoreError
 from signage.jobs import ContentChanged, Jobs
 from signage.kiosk.notify import FrameWatchdog, Notifier
 from signage.kiosk.power import ScreenPower
@@ -350,7 +350,7 @@ class Player:
         assert self.screenshot_dir is not None and self._screenshot_pool is not None
         copy = self.output.frame.copy()
         path = self.screenshot_dir / f"frame-{now:%Y%m%d-%H%M%S}-{self.frames:06d}.png"
-        self._screenshot_pool.submit(save_png, copy, path)
+        self._screenshot_pool.submit(_save_screenshot, copy, path)
 
     def close(self) -> None:
         self.notifier.stopping()
@@ -369,14 +369,21 @@ class Player:
 
 
 def save_png(surface: pygame.Surface, path: Path) -> None:
-    """Write a PNG so that a reader never sees half a file: temporary name, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a PNG so that a reader never sees half a file: temporary name, fsync, rename; StoreError if it cannot."""
     temporary = path.with_name(f".{path.stem}.tmp.png")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(surface, str(temporary))
         with temporary.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except (OSError, pygame.error) as exc:
-        log.error("%s: cannot save screenshot: %s", path, exc)
         temporary.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write the PNG: {exc}") from None
+
+
+def _save_screenshot(surface: pygame.Surface, path: Path) -> None:
+    try:
+        save_png(surface, path)
+    except StoreError as exc:  # a full disk must not stop the board
+        log.error("%s", exc)

@@ -83,7 +83,5 @@ def render_frame(config: BoardConfig, source: str, out: Path, *, size: tuple[int
         frame.set_ticker(ticker_items(config, [playable]))
         frame.update(at, 0.0)
         save_png(frame.surface, out)
-        if not out.exists():
-            raise SignageError(f"{out}: could not write the PNG")
     finally:
         pygame.display.quit()
