@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/signage play
+	@$(BIN)/signage play
 
 headless: $(STAMP)
 	$(BIN)/signage play --headless --for 20 --screenshot-dir screenshots --screenshot-every 5
