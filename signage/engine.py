@@ -209,6 +209,7 @@ class Schedule:
     _current: Decision | None = None
     _screen_change: datetime | None = None
     _screen_is_on: bool = True
+    _screen_override: bool | None = None  # a district display_on/display_off, until the next scheduled change
 
     @classmethod
     def start(cls, rules: Rules, playables: Sequence[Playable], now: datetime) -> Schedule:
@@ -245,6 +246,15 @@ class Schedule:
                 self._current = Decision(member.playable, current.screen_on, current.start, current.until)
         if self._current is None or self._current_should_leave():
             self._begin(now)
+
+    def override_screen(self, on: bool, now: datetime) -> None:
+        """A district `display_on`/`display_off`: the screen is on (or off) from `now` until the next scheduled change."""
+        self._advance(now)
+        if self._screen_change is None or self._screen_change <= self.now:
+            self._screen_change = self.rules.next_screen_change(self.now)
+            self._screen_is_on = self.rules.screen_is_on(self.now)
+        self._screen_override = on
+        self._begin(self.now)
 
     def at(self, now: datetime) -> Decision:
         """What shows at `now`: processes every event up to `now`; asking more often changes nothing."""
@@ -293,8 +303,10 @@ class Schedule:
         if self._screen_change is None or self._screen_change <= when:  # the hours hold until their next change
             self._screen_change = self.rules.next_screen_change(when)
             self._screen_is_on = self.rules.screen_is_on(when)
+            self._screen_override = None  # a command lasts until the next scheduled change
+        screen_on = self._screen_is_on if self._screen_override is None else self._screen_override
         emergency = self._counts[True] > 0
-        if not self._screen_is_on and not (emergency and self.rules.emergency_wakes_screen):
+        if not screen_on and not (emergency and self.rules.emergency_wakes_screen):
             self._current = Decision(None, False, when, self._screen_change)
             return
         last = self._current.playable.bulletin.id if self._current is not None and self._current.playable is not None else None

@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from signage.config import BoardConfig
 from signage.errors import SignageError
-from signage.model import Playable
+from signage.model import Action, Playable
 
 if TYPE_CHECKING:
     from signage.inbox.watch import InboxWatch
@@ -39,7 +39,14 @@ class ContentChanged:
     playables: list[Playable]
 
 
-Event = ContentChanged
+@dataclass(frozen=True, slots=True)
+class RunCommands:
+    """District commands for this board, already recorded as run: (id, action), in order."""
+
+    commands: list[tuple[str, Action]]
+
+
+Event = ContentChanged | RunCommands
 Reload = Callable[[], list[Playable]]
 
 
@@ -104,13 +111,17 @@ class FeedPoll:
         except SignageError as exc:
             log.error("%s", exc)
             return
+        now = datetime.now(self.config.board.timezone)
         try:
             result = sync(self.config, store, files, self.fetcher, lambda: datetime.now(self.config.board.timezone))
+            due = store.claim_commands(now)  # recorded as run before they run
         except SignageError as exc:  # recorded where it could be; never fatal to the board
             log.error("%s", exc)
             return
         finally:
             store.close()
+        if due:
+            self.post(RunCommands(due))
         if result.ok:
             log.info("feed: %s", "; ".join(result.lines()[:1] + result.lines()[1:2]))
         for line in result.errors + result.notes:
@@ -152,6 +163,14 @@ class Jobs:
             trigger = IntervalTrigger(seconds=config.feed.poll_seconds, jitter=config.feed.poll_seconds / 5)
             jobs.scheduler.add_job(poll.run, trigger, id="feed", name="feed poll", next_run_time=datetime.now(config.board.timezone))
         return jobs
+
+    def run_now(self, job_id: str) -> bool:
+        """Run a job at once (a district `sync` command); False when the board has no such job."""
+        job = self.scheduler.get_job(job_id)
+        if job is None:
+            return False
+        job.modify(next_run_time=datetime.now(self.scheduler.timezone))
+        return True
 
     def start(self) -> None:
         if self.inbox is not None:

@@ -61,6 +61,8 @@ class Action(enum.Enum):
     SCREENSHOT = "screenshot"
     RELOAD = "reload"
     RESTART = "restart"
+    DISPLAY_ON = "display_on"
+    DISPLAY_OFF = "display_off"
 
 
 MEDIA_TYPES: dict[str, Kind] = {

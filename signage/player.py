@@ -25,10 +25,10 @@ from signage.config import BoardConfig
 from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError, StoreError
-from signage.jobs import ContentChanged, Jobs
+from signage.jobs import ContentChanged, Jobs, RunCommands
 from signage.kiosk.notify import FrameWatchdog, Notifier
 from signage.kiosk.power import ScreenPower
-from signage.model import Kind, Playable, Priority
+from signage.model import Action, Kind, Playable, Priority
 from signage.paths import LOGO
 from signage.render.composer import Composer, Slide
 from signage.render.fonts import FontBook, FontFiles
@@ -216,6 +216,37 @@ class Player:
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
 
+    def run_commands(self, commands: list[tuple[str, Action]], now: datetime) -> None:
+        """Carry out the district's commands (each already recorded as run) and record how each went."""
+        outcomes: list[tuple[str, str]] = []
+        for command_id, action in commands:
+            if action in (Action.DISPLAY_ON, Action.DISPLAY_OFF):
+                on = action is Action.DISPLAY_ON
+                # Until the next scheduled change; the screen's power follows the decision (see _follow_screen_hours).
+                self.schedule.override_screen(on, now)
+                outcome = "ok"
+            elif action is Action.RELOAD:
+                self.set_content(load_content(self.config))
+                outcome = "ok"
+            elif action is Action.SYNC:
+                outcome = "ok" if self.jobs.run_now("feed") else "no feed configured"
+            elif action is Action.RESTART:
+                self.stop_event.set()  # a clean exit; systemd's Restart=always brings the player back
+                outcome = "ok"
+            else:
+                outcome = "not supported yet (screenshots travel with the reports)"
+            log.info("command %s (%s): %s", command_id, action.value, outcome)
+            outcomes.append((command_id, outcome))
+        if self.config.feed is not None:
+            from signage.feed.sync import open_store
+
+            store, _ = open_store(self.config)
+            try:
+                for command_id, outcome in outcomes:
+                    store.command_done(command_id, outcome)
+            finally:
+                store.close()
+
     def _live_failed(self, message: str, now: datetime) -> None:
         """A video or sound broke mid-play: the slide ends now, the bulletin is reported and left out."""
         log.error("%s", message)
@@ -264,6 +295,8 @@ class Player:
         for event in self.jobs.drain():
             if isinstance(event, ContentChanged):
                 self.set_content(event.playables)
+            elif isinstance(event, RunCommands):
+                self.run_commands(event.commands, now)
         live = self.frame.live
         if live is not None and live.failed:
             self._live_failed(live.failed, now)

@@ -465,3 +465,16 @@ def test_signage_plan_json_and_table(tmp_path: Path) -> None:
     assert lines[0] == "Thứ Bảy, 28/11/2026"
     assert lines[1] == "  05:00–06:00  màn hình tắt (screen off)"
     assert lines[3].startswith("  07:00–08:00  ") and "hop-dan ×60 (30 phút)" in lines[3]
+
+
+def test_a_display_command_holds_until_the_next_scheduled_change() -> None:
+    rules = Rules("tan-quan", HCM, screen_on=time(6), screen_off=time(22))
+    schedule = Schedule.start(rules, [item("a")], at(0, 23))
+    assert not schedule.at(at(0, 23)).screen_on
+    schedule.override_screen(True, at(0, 23, 30))  # display_on from the district at 23:30
+    assert schedule.at(at(0, 23, 30)).bulletin_id == "a"
+    assert schedule.at(at(1, 5, 59)).screen_on  # held through the night...
+    assert schedule.at(at(1, 6, 1)).screen_on  # ...to the next change (06:00, on anyway)
+    schedule.override_screen(False, at(1, 10))  # display_off at 10:00
+    assert not schedule.at(at(1, 21, 59)).screen_on
+    assert schedule.at(at(2, 6, 0, 1)).bulletin_id == "a"  # 22:00 passed (off anyway), 06:00 turns it on again

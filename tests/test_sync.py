@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -330,3 +331,78 @@ def test_feed_media_is_probed_before_it_may_play(district: District, server: Fee
     assert [p.bulletin.id for p in playables] == ["phim"]  # the undecodable one never plays
     assert playables[0].media_seconds == pytest.approx(1.5, abs=0.05)
     assert any("no decodable video stream" in e or "not a readable video" in e for e in result.errors)
+
+
+def test_commands_for_this_board_run_once_and_expired_ones_never(district: District, server: FeedServer) -> None:
+    from signage.model import Action
+
+    district.bulletin("hop-dan")
+    now = datetime.now(HCM)
+    commands = [
+        {
+            "id": "cmd-1",
+            "boards": ["tan-quan"],
+            "action": "display_off",
+            "issued_at": now.isoformat(),
+            "expires_at": (now + timedelta(hours=1)).isoformat(),
+        },
+        {
+            "id": "cmd-2",
+            "boards": ["tan-hung"],
+            "action": "sync",
+            "issued_at": now.isoformat(),
+            "expires_at": (now + timedelta(hours=1)).isoformat(),
+        },
+        {
+            "id": "cmd-3",
+            "boards": ["*"],
+            "action": "restart",
+            "issued_at": now.isoformat(),
+            "expires_at": (now + timedelta(seconds=1)).isoformat(),
+        },
+    ]
+    district.publish(commands=commands)
+    config = board_config(district, server)
+    run_sync(config)
+    board = load_config(config)
+    store, _ = open_store(board)
+    try:
+        assert {c["id"] for c in store.commands()} == {"cmd-1", "cmd-3"}  # not the other board's
+        assert store.claim_commands(now + timedelta(minutes=5)) == [("cmd-1", Action.DISPLAY_OFF)]  # cmd-3 expired
+        assert store.claim_commands(now + timedelta(minutes=6)) == []  # each id at most once
+        outcomes = {c["id"]: c["outcome"] for c in store.commands()}
+        assert outcomes == {"cmd-1": "started", "cmd-3": "expired"}
+    finally:
+        store.close()
+    district.publish(commands=commands)  # published again: known ids are never taken twice
+    run_sync(config)
+    store, _ = open_store(board)
+    try:
+        assert store.claim_commands(now + timedelta(minutes=7)) == []
+    finally:
+        store.close()
+
+
+def test_the_player_obeys_display_commands(tmp_path: Path) -> None:
+    from signage.model import Action
+    from signage.player import Player
+    from signage.render.output import HeadlessOutput
+    from tests.test_player import THREE, StepClock, board
+
+    config = load_config(board(tmp_path, THREE, extra='on = "06:00"\noff = "22:00"\n'))
+    clock = StepClock(start=datetime(2026, 11, 23, 23, 0, tzinfo=HCM))
+    output = HeadlessOutput(config.display)
+    player = Player(config, output, clock)
+    try:
+        player.start()
+        player.step()
+        assert player.frame._blank
+        player.run_commands([("cmd-9", Action.DISPLAY_ON)], clock.now())
+        for _ in range(3):  # the slide is composed in the worker, then shown
+            clock.t += 0.1
+            player.step()
+            concurrent.futures.wait(list(player._jobs.values()), timeout=10)
+        assert not player.frame._blank and player.slide is not None
+    finally:
+        player.close()
+        output.close()

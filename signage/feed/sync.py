@@ -138,6 +138,7 @@ def sync(
                 last_modified=response.last_modified,
                 notes=verdict.notes,
             )
+            store.add_commands([c for c in verdict.manifest.commands if c.targets(config.board.id)], now())
             result.outcome, result.sequence = "accepted", verdict.manifest.sequence
             result.added = [b.id for b in kept if b.id not in before]
             result.changed = [b.id for b in kept if b.id in before and before[b.id] != b.revision]

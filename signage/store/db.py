@@ -22,7 +22,7 @@ from signage.envelope import loads_strict
 from signage.errors import StoreError
 from signage.feed.manifest import Manifest, bulletin_json
 from signage.feed.trust import TrustState
-from signage.model import Bulletin, BulletinInput, Priority, Source, parse_bulletin
+from signage.model import Action, Bulletin, BulletinInput, Command, Priority, Source, parse_bulletin
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -67,7 +67,15 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["assets"].add_column("probe_error", str)
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    """The district's commands for this board: each id run at most once, recorded before it runs."""
+    db["commands"].create(
+        {"id": str, "action": str, "issued_at": str, "expires_at": str, "received_at": str, "ran_at": str, "outcome": str},
+        pk="id",
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +213,40 @@ class Store:
                     },
                     replace=True,
                 )
+
+    def add_commands(self, commands: Sequence[Command], now: datetime) -> None:
+        """Commands from an accepted feed; an id already known (run or not) is never taken again."""
+        with self.transaction():
+            for command in commands:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO commands (id, action, issued_at, expires_at, received_at) VALUES (?, ?, ?, ?, ?)",
+                    [command.id, command.action.value, _iso(command.issued_at), _iso(command.expires_at), _iso(now)],
+                )
+
+    def claim_commands(self, now: datetime) -> list[tuple[str, Action]]:
+        """The commands due now, each marked as run before it runs (so a crash can never run it twice).
+
+        Expired ones are marked `expired` and never run.
+        """
+        rows = self.db.execute("SELECT id, action, expires_at FROM commands WHERE ran_at IS NULL ORDER BY issued_at, id").fetchall()
+        due: list[tuple[str, Action]] = []
+        if not rows:
+            return due
+        with self.transaction():
+            for command_id, action, expires_at in rows:
+                expired = datetime.fromisoformat(expires_at) <= now
+                outcome = "expired" if expired else "started"
+                self.db.execute("UPDATE commands SET ran_at = ?, outcome = ? WHERE id = ?", [_iso(now), outcome, command_id])
+                if not expired:
+                    due.append((command_id, Action(action)))
+        return due
+
+    def command_done(self, command_id: str, outcome: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE commands SET outcome = ? WHERE id = ?", [outcome, command_id])
+
+    def commands(self) -> list[dict[str, Any]]:
+        return list(self.db["commands"].rows)
 
     def synced(self, now: datetime, *, state: TrustState | None = None, etag: str | None = None, last_modified: str | None = None) -> None:
         """A sync that changed no bulletin: 304, or the same feed again (its trusted time may move on)."""
