@@ -89,13 +89,6 @@ def turn_seconds(playable: Playable) -> float:
     return IMAGE_SECONDS
 
 
-def page_seconds(total: float, page_texts: Sequence[str]) -> list[float]:
-    """A turn of `total` seconds shared among pages by the length of their text."""
-    weights = [max(1, len(text)) for text in page_texts] or [1]
-    whole = sum(weights)
-    return [total * w / whole for w in weights]
-
-
 # -- time arithmetic in the board's zone --------------------------------------------
 
 
