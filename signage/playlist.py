@@ -11,7 +11,7 @@ from typing import Any
 
 from signage.errors import BulletinError, MediaError
 from signage.media.sniff import EXTENSION_TYPES, sniff_file
-from signage.model import BulletinInput, Playable, Source, parse_bulletin
+from signage.model import BulletinInput, Kind, Playable, Source, parse_bulletin
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def load_playlist(path: Path) -> Loaded:
     seen: set[str] = set()
     for index, entry in enumerate(entries):
         try:
-            playable = _entry(path, index, entry)
+            playable = playable_from_table(path, index, entry)
         except (BulletinError, MediaError) as exc:
             _fail(loaded, str(exc))
             continue
@@ -79,7 +79,8 @@ def load_playlist(path: Path) -> Loaded:
     return loaded
 
 
-def _entry(path: Path, index: int, entry: Any) -> Playable:
+def playable_from_table(path: Path, index: int, entry: Any) -> Playable:
+    """One hand-written bulletin (a TOML table, `media` a path beside `path`), its media described and probed."""
     if not isinstance(entry, dict):
         raise BulletinError(f"{path}: bulletins[{index}]: expected a table")
     data = dict(entry)
@@ -90,7 +91,13 @@ def _entry(path: Path, index: int, entry: Any) -> Playable:
         media_path = (path.parent / data["media"]).resolve()
         data["media"] = describe_media(media_path)
     spec = BulletinInput(origin=str(path), source=Source.PLAYLIST, strict=True)
-    return Playable(parse_bulletin(data, spec), media_path)
+    bulletin = parse_bulletin(data, spec)
+    if bulletin.media is None or media_path is None or bulletin.kind is Kind.IMAGE:
+        return Playable(bulletin, media_path)  # an image is decoded when its slide is composed
+    from signage.media.probe import probe  # PyAV and PDFium load only for playlists that need them
+
+    found = probe(media_path, bulletin.media.type)  # its length or pages set the turn; a broken file never plays
+    return Playable(bulletin, media_path, found.seconds, found.pages)
 
 
 def load_playlists(paths: tuple[Path, ...]) -> Loaded:

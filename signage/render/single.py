@@ -18,7 +18,7 @@ from signage.media.textfile import read_notice
 from signage.model import MEDIA_TYPES, BulletinInput, Playable, Source, parse_bulletin
 from signage.paths import LOGO
 from signage.player import font_files, load_logo, save_png, ticker_items
-from signage.playlist import describe_media, load_playlist
+from signage.playlist import describe_media, load_playlist, playable_from_table
 from signage.render.composer import compose
 from signage.render.fonts import FontBook
 from signage.render.frame import Frame
@@ -61,11 +61,7 @@ def _from_toml(path: Path) -> Playable:
             raise BulletinError(f"{path}: holds {len(loaded.playables)} bulletins; render one by its id with --config")
         return loaded.playables[0]
     data.setdefault("id", re.sub(r"[^a-z0-9-]", "-", path.stem.lower())[:64] or "bulletin")
-    media_path = None
-    if isinstance(data.get("media"), str):
-        media_path = (path.parent / data["media"]).resolve()
-        data["media"] = describe_media(media_path)
-    return Playable(parse_bulletin(data, BulletinInput(str(path), Source.PLAYLIST, strict=True)), media_path)
+    return playable_from_table(path, 0, data)
 
 
 def render_frame(config: BoardConfig, source: str, out: Path, *, size: tuple[int, int], at: datetime) -> None:
