@@ -12,9 +12,7 @@ import pygame
 
 from signage.engine import turn_seconds
 from signage.errors import MediaError
-from signage.media.video import VideoClip, VideoPlayback
 from signage.model import Kind, Playable
-from signage.render.audiocard import AudioCard, audio_card
 from signage.render.fonts import FontBook, FontFiles
 from signage.render.layout import Layout
 from signage.render.live import Live
@@ -55,6 +53,8 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook, *, volume: floa
             raise MediaError(f"{playable.media_path}: PDF without pages")
         return Slide(playable, tuple(pages), tuple(1 for _ in pages))
     if bulletin.kind is Kind.VIDEO:
+        from signage.media.video import VideoClip, VideoPlayback  # PyAV loads only on boards that show videos
+
         assert playable.media_path is not None
         clip = VideoClip(playable.media_path, layout.slide.size)  # opened here, ahead of its turn: no gap
         page, rect = video_page(clip, layout)
@@ -62,6 +62,8 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook, *, volume: floa
         loop = turn if turn > clip.duration + 0.05 else None  # a turn longer than the clip plays it again
         return Slide(playable, (page,), (1,), live=lambda: VideoPlayback(clip, rect, loop_seconds=loop, volume=volume))
     if bulletin.kind is Kind.AUDIO:
+        from signage.render.audiocard import AudioCard, audio_card
+
         media_path = playable.media_path
         assert media_path is not None
         if not media_path.is_file():  # found now, the bulletin is dropped instead of showing a card that never plays

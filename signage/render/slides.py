@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygame
 
 from signage.media.images import Picture, decode_image
-from signage.media.pdf import render_pages
-from signage.media.video import VideoClip, first_frame_surface
 from signage.model import Bulletin, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
 from signage.render.layout import Layout
 from signage.render.typeset import Page, draw_lines, ellipsize, set_text, wrap
 from signage.vi import format_date
+
+if TYPE_CHECKING:
+    from signage.media.video import VideoClip
 
 
 def gradient(size: tuple[int, int], top: theme.RGB, bottom: theme.RGB) -> pygame.Surface:
@@ -146,6 +148,8 @@ def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.S
 
 def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.Rect]:
     """The still a video slide starts from (its first frame over a blurred fill of it), and where the picture plays."""
+    from signage.media.video import first_frame_surface
+
     area = layout.slide.size
     first = first_frame_surface(clip)
     page = pygame.Surface(area)
@@ -157,6 +161,8 @@ def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.
 
 def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> list[pygame.Surface]:
     """A PDF as one slide per page: each page rendered at the size it is shown, on a calm background."""
+    from signage.media.pdf import render_pages  # PDFium loads only on boards that show PDFs
+
     area = layout.slide.size
     pad = max(2, layout.padding // 3)
     pictures = render_pages(media_path, (area[0] - 2 * pad, area[1] - 2 * pad))
