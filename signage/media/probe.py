@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,15 +94,22 @@ def _probe_image(path: Path, media_type: str) -> Probe:
 
 
 def _probe_video(path: Path, media_type: str) -> Probe:
+    return _probe_av(path, media_type, ("video", "video"), _inspect_video)
+
+
+def _probe_av(
+    path: Path, media_type: str, nouns: tuple[str, str], inspect: Callable[[Path, str, av.container.InputContainer], Probe]
+) -> Probe:
+    """Open a video or audio file with PyAV within a time-out, inspect it, and always close it."""
     _check_declared(path, media_type)
     try:
         container = av.open(str(path), metadata_errors="ignore", timeout=VIDEO_IO_TIMEOUT_SECONDS)
     except av.FFmpegError as exc:
-        raise MediaError(f"{path}: not a readable video ({exc.strerror})") from None
+        raise MediaError(f"{path}: not a readable {nouns[0]} ({exc.strerror})") from None
     try:
-        return _inspect_video(path, media_type, container)
+        return inspect(path, media_type, container)
     except av.FFmpegError as exc:
-        raise MediaError(f"{path}: cannot read video ({exc.strerror})") from None
+        raise MediaError(f"{path}: cannot read {nouns[1]} ({exc.strerror})") from None
     finally:
         container.close()
 
@@ -172,17 +180,7 @@ def _first_frame(
 
 
 def _probe_audio(path: Path, media_type: str) -> Probe:
-    _check_declared(path, media_type)
-    try:
-        container = av.open(str(path), metadata_errors="ignore", timeout=VIDEO_IO_TIMEOUT_SECONDS)
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: not a readable audio file ({exc.strerror})") from None
-    try:
-        return _inspect_audio(path, media_type, container)
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: cannot read audio ({exc.strerror})") from None
-    finally:
-        container.close()
+    return _probe_av(path, media_type, ("audio file", "audio"), _inspect_audio)
 
 
 def _inspect_audio(path: Path, media_type: str, container: av.container.InputContainer) -> Probe:
