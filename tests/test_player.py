@@ -7,7 +7,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,6 +91,18 @@ def make_player(config_path: Path, clock: StepClock) -> Player:
     return Player(config, HeadlessOutput(config.display), clock)
 
 
+@contextmanager
+def started(config_path: Path, clock: StepClock) -> Iterator[Player]:
+    """A headless player, started, and closed with its output whatever the test does."""
+    player = make_player(config_path, clock)
+    try:
+        player.start()
+        yield player
+    finally:
+        player.close()
+        player.output.close()
+
+
 def run_for(player: Player, clock: StepClock, seconds: float, fps: int = 30) -> list[tuple[float, str | None, float]]:
     """Step the loop; per frame: time, bulletin on screen, brightness of the slide area."""
     seen = []
@@ -106,13 +120,8 @@ def run_for(player: Player, clock: StepClock, seconds: float, fps: int = 30) -> 
 
 def test_rotates_in_order_with_crossfades_and_never_a_dark_frame(tmp_path: Path) -> None:
     clock = StepClock()
-    player = make_player(board(tmp_path, THREE), clock)
-    try:
-        player.start()
+    with started(board(tmp_path, THREE), clock) as player:
         seen = run_for(player, clock, 10.5)
-    finally:
-        player.close()
-        player.output.close()
     order = [bulletin for _, bulletin, _ in seen]
     changes = [b for i, b in enumerate(order) if i == 0 or b != order[i - 1]]
     assert changes == ["a", "b", "c", "a", "b", "c"]
@@ -124,9 +133,7 @@ def test_rotates_in_order_with_crossfades_and_never_a_dark_frame(tmp_path: Path)
 
 def test_a_slow_slide_keeps_the_current_one_on_screen(tmp_path: Path) -> None:
     clock = StepClock()
-    player = make_player(board(tmp_path, THREE), clock)
-    try:
-        player.start()
+    with started(board(tmp_path, THREE), clock) as player:
         key = ("b", 1)
         real_job = player._jobs.pop(key, None)
         if real_job is None:  # already composed: put it back in the oven
@@ -141,9 +148,6 @@ def test_a_slow_slide_keeps_the_current_one_on_screen(tmp_path: Path) -> None:
         clock.t = 2.6
         player.step()
         assert player.slide.playable.bulletin.id == "b"
-    finally:
-        player.close()
-        player.output.close()
 
 
 def test_a_broken_image_is_skipped_and_the_board_carries_on(tmp_path: Path, caplog) -> None:
@@ -165,13 +169,8 @@ def test_a_broken_image_is_skipped_and_the_board_carries_on(tmp_path: Path, capl
         """
     )
     clock = StepClock()
-    player = make_player(board(tmp_path, bulletins), clock)
-    try:
-        player.start()
+    with started(board(tmp_path, bulletins), clock) as player:
         seen = run_for(player, clock, 14)
-    finally:
-        player.close()
-        player.output.close()
     shown = {b for _, b, _ in seen}
     assert shown == {"a", "b", "c", "rac"}
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
@@ -189,16 +188,11 @@ def test_nothing_playable_shows_the_idle_slide(tmp_path: Path) -> None:
     valid_until = 2026-11-01T00:00:00+07:00
     """
     clock = StepClock()
-    player = make_player(board(tmp_path, expired), clock)
-    try:
-        player.start()
+    with started(board(tmp_path, expired), clock) as player:
         run_for(player, clock, 1)
         assert player.slide is not None and player.slide.playable is None
         brightness = sum(pygame.transform.average_color(player.frame.surface, player.layout.slide)[:3])
         assert brightness > 60
-    finally:
-        player.close()
-        player.output.close()
 
 
 def test_play_headless_for_seconds_with_screenshots(tmp_path: Path) -> None:
@@ -251,9 +245,7 @@ body = "Bà con khẩn trương gia cố nhà cửa, không ra đồng."
 def test_an_emergency_saved_into_a_playlist_is_on_screen_within_a_second(tmp_path: Path) -> None:
     config = board(tmp_path, THREE)
     clock = StepClock()
-    player = make_player(config, clock)
-    try:
-        player.start()
+    with started(config, clock) as player:
         run_for(player, clock, 3)
         assert player.slide.playable.bulletin.id == "b"
         with (tmp_path / "list.toml").open("a", encoding="utf-8") as handle:
@@ -266,9 +258,6 @@ def test_an_emergency_saved_into_a_playlist_is_on_screen_within_a_second(tmp_pat
         assert {b for t, b, _ in seen if t > first} == {"bao"}
         colour = player.frame.surface.get_at((player.layout.slide.centerx, player.layout.slide.top + 2))
         assert colour.r > 100 and colour.b < 60  # the red of an emergency slide
-    finally:
-        player.close()
-        player.output.close()
 
 
 def test_the_playlist_watch_job_runs_under_apscheduler(tmp_path: Path) -> None:
@@ -299,13 +288,8 @@ def test_the_playlist_watch_job_runs_under_apscheduler(tmp_path: Path) -> None:
 def test_outside_screen_hours_the_frame_is_black_and_still(tmp_path: Path) -> None:
     config = board(tmp_path, THREE, extra='on = "06:00"\noff = "22:00"\n')
     clock = StepClock(start=datetime(2026, 11, 23, 21, 59, 58, tzinfo=HCM))
-    player = make_player(config, clock)
-    try:
-        player.start()
+    with started(config, clock) as player:
         seen = run_for(player, clock, 4)
         assert seen[0][2] > 60 and seen[-1][2] == 0
         assert not player.frame.animating
         assert pygame.transform.average_color(player.frame.surface)[:3] == (0, 0, 0)
-    finally:
-        player.close()
-        player.output.close()
