@@ -78,6 +78,8 @@ class ReportSection:
     url: str
     key: Path
     heartbeat_seconds: float = 300.0
+    queue_max: int = 4032  # reports kept for the hub; past it the oldest are merged into totals
+    screenshot_width: int = 960
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,13 +318,15 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     report = None
     if "report" in raw:
-        t = _Table(path, "report", raw["report"], {"url", "key", "heartbeat_seconds"})
+        t = _Table(path, "report", raw["report"], {"url", "key", "heartbeat_seconds", "queue_max", "screenshot_width"})
         key = t.path_value("key", required=True)
         assert key is not None
         report = ReportSection(
             url=_http_url(t, "url"),
             key=key,
-            heartbeat_seconds=float(t.number("heartbeat_seconds", 300, 10, 86400)),
+            heartbeat_seconds=float(t.number("heartbeat_seconds", 300, 2, 86400)),
+            queue_max=int(t.number("queue_max", 4032, 10, 1_000_000)),
+            screenshot_width=int(t.number("screenshot_width", 960, 160, 7680)),
         )
 
     return BoardConfig(

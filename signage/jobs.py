@@ -12,7 +12,7 @@ import os
 import queue
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from signage.model import Action, Playable
 
 if TYPE_CHECKING:
     from signage.inbox.watch import InboxWatch
+    from signage.report.reporter import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,13 @@ class Jobs:
 
     @classmethod
     def for_board(
-        cls, config: BoardConfig, playables: Sequence[Playable], reload: Reload, *, playlist_seconds: float = PLAYLIST_CHECK_SECONDS
+        cls,
+        config: BoardConfig,
+        playables: Sequence[Playable],
+        reload: Reload,
+        *,
+        playlist_seconds: float = PLAYLIST_CHECK_SECONDS,
+        reporter: Reporter | None = None,
     ) -> Jobs:
         """Every time-driven job of the board, in one place."""
         jobs = cls(config.board.timezone)
@@ -162,6 +169,12 @@ class Jobs:
             # Jitter spreads a district's boards over the interval; the first pull is at start.
             trigger = IntervalTrigger(seconds=config.feed.poll_seconds, jitter=config.feed.poll_seconds / 5)
             jobs.scheduler.add_job(poll.run, trigger, id="feed", name="feed poll", next_run_time=datetime.now(config.board.timezone))
+        if reporter is not None and config.report is not None:
+            seconds = config.report.heartbeat_seconds
+            # The first report soon after start: the hub learns the board is back.
+            first = datetime.now(config.board.timezone) + timedelta(seconds=min(5.0, seconds))
+            trigger = IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 30))
+            jobs.scheduler.add_job(reporter.heartbeat, trigger, id="report", name="report heartbeat", next_run_time=first)
         return jobs
 
     def run_now(self, job_id: str) -> bool:

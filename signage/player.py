@@ -35,6 +35,7 @@ from signage.render.fonts import FontBook, FontFiles
 from signage.render.frame import Frame
 from signage.render.layout import Layout
 from signage.render.output import Output
+from signage.report.plays import PlayLog
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,14 @@ class Player:
         self.content = load_content(config)
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
         self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
-        self.jobs = Jobs.for_board(config, self.content, lambda: load_content(config))
+        self.plays = PlayLog()
+        self._screen_on: bool | None = None
+        self.reporter = None
+        if config.report is not None:
+            from signage.report.reporter import Reporter
+
+            self.reporter = Reporter(config, self.plays, lambda: (self.plays.now_playing, self._screen_on))
+        self.jobs = Jobs.for_board(config, self.content, lambda: load_content(config), reporter=self.reporter)
         self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None
         self.page = 0
@@ -144,7 +152,6 @@ class Player:
         self.watchdog = FrameWatchdog(self.notifier)
         self.power = power  # None: the black frame alone (headless, tests)
         self._power_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen-power") if power else None
-        self._screen_on: bool | None = None
 
     # -- content -----------------------------------------------------------------
 
@@ -198,12 +205,16 @@ class Player:
     def _show(self, decision: Decision, now: datetime, *, wait: bool = False) -> None:
         """Put the decided turn on screen if its slide is ready; otherwise keep what is there."""
         if not decision.screen_on:
+            self.plays.end(now, "screen_off")
             self.frame.blank()
             self.turn, self.slide = decision, None
             return
         slide = self._slide_for(decision.playable, now, wait=wait)
         if slide is None:
             return
+        self.plays.end(now, self._why_cut(decision))
+        if decision.playable is not None:
+            self.plays.begin(decision.playable, now)
         self.frame.show(slide.pages[0], fade=self.slide is not None)
         if slide.live is not None:
             # A live slide (video, audio) is consumed by playing: composed afresh for its next turn.
@@ -215,6 +226,20 @@ class Player:
         upcoming = self.schedule.peek_next()
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
+
+    def _why_cut(self, decision: Decision) -> str:
+        """Why the bulletin on screen gives way to `decision`, should its turn not be over yet."""
+        current = self.plays.current
+        coming = decision.playable
+        if current is None:
+            return "expired"
+        if coming is not None and coming.bulletin.priority is Priority.EMERGENCY and current.bulletin.priority is not Priority.EMERGENCY:
+            return "emergency"
+        if coming is not None and coming.bulletin.id == current.bulletin.id and coming.bulletin.revision != current.bulletin.revision:
+            return "revised"
+        if all(p.bulletin.id != current.bulletin.id for p in self.content):
+            return "withdrawn"
+        return "expired"
 
     def run_commands(self, commands: list[tuple[str, Action]], now: datetime) -> None:
         """Carry out the district's commands (each already recorded as run) and record how each went."""
@@ -233,8 +258,12 @@ class Player:
             elif action is Action.RESTART:
                 self.stop_event.set()  # a clean exit; systemd's Restart=always brings the player back
                 outcome = "ok"
+            elif self.reporter is not None:  # screenshot: the reporter records the outcome once it is queued
+                self.reporter.screenshot(self.output.frame.copy(), command_id)
+                log.info("command %s (screenshot): taken", command_id)
+                continue
             else:
-                outcome = "not supported yet (screenshots travel with the reports)"
+                outcome = "failed: no [report] url configured to send a screenshot to"
             log.info("command %s (%s): %s", command_id, action.value, outcome)
             outcomes.append((command_id, outcome))
         if self.config.feed is not None:
@@ -250,6 +279,7 @@ class Player:
     def _live_failed(self, message: str, now: datetime) -> None:
         """A video or sound broke mid-play: the slide ends now, the bulletin is reported and left out."""
         log.error("%s", message)
+        self.plays.end(now, "error")
         self.frame.play(None, 0.0)
         playable = self.turn.playable if self.turn is not None else None
         if playable is not None:
@@ -387,8 +417,11 @@ class Player:
 
     def close(self) -> None:
         self.notifier.stopping()
+        self.plays.end(self.clock.now(), "stopped")
         self.frame.play(None, 0.0)  # silence and release decoders before exit
         self.jobs.shutdown()
+        if self.reporter is not None:
+            self.reporter.close()
         self.composer.close()
         if self._screenshot_pool is not None:
             self._screenshot_pool.shutdown(wait=True)

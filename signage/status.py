@@ -66,8 +66,21 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
 
         status["inbox"] = str(config.inbox.path)
         status["quarantine"] = quarantined(config.inbox)
-    status["reports_queued"] = 0  # reports to the hub arrive with their own issue
+    status["reports_queued"] = _reports_queued(config)
     return status
+
+
+def _reports_queued(config: BoardConfig) -> int:
+    """Reports and screenshots waiting for the hub's 2xx (0 on a board that does not report)."""
+    if config.report is None:
+        return 0
+    from signage.store.db import Store
+
+    store = Store(config.board.data_dir / "board.db")
+    try:
+        return store.db.execute("SELECT count(*) FROM report_queue").fetchone()[0]
+    finally:
+        store.close()
 
 
 def _feed_status(url: str, record: Any, now: datetime) -> dict[str, Any]:

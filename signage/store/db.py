@@ -75,7 +75,19 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4)
+def _v5(db: sqlite_utils.Database) -> None:
+    """Reports to the hub: the signed envelopes waiting for a 2xx, the next seq, which outcomes were told."""
+    db["report_queue"].create(
+        {"seq": int, "kind": str, "envelope": bytes, "created_at": str, "attempts": int, "uncertain": int, "last_error": str},
+        pk="seq",
+        not_null={"kind", "envelope", "created_at"},
+        defaults={"attempts": 0, "uncertain": 0},
+    )
+    db["report_state"].create({"id": int, "next_seq": int}, pk="id")
+    db["commands"].add_column("reported", int, not_null_default=0)
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The board's reports to the district hub: proof of play, status, screenshots, command outcomes."""

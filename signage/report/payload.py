@@ -1,0 +1,77 @@
+"""The report's JSON (signage-report/1) and the merge that keeps a long outage's plays as totals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+FORMAT = "signage-report/1"
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: the bytes that are signed and sent."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def report(
+    board: str,
+    seq: int,
+    sent_at: datetime,
+    status: dict[str, Any],
+    plays: Sequence[dict[str, Any]],
+    commands_done: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "board": board,
+        "seq": seq,
+        "sent_at": sent_at.isoformat(),
+        "status": status,
+        "plays": list(plays),
+        "commands_done": list(commands_done),
+    }
+
+
+def merge(payloads: Sequence[dict[str, Any]], timezone: ZoneInfo) -> dict[str, Any]:
+    """Several undelivered reports as one: the newest status, every play counted in per-day totals.
+
+    The merged report takes the first seq; `covers_seq` names the range it replaces. Totals are
+    keyed by bulletin, revision and the local day the play started, so nothing is dropped: the
+    counts, completions and seconds shown add up exactly.
+    """
+    if not payloads:
+        raise ValueError("nothing to merge")
+    ordered = sorted(payloads, key=lambda p: p["seq"])
+    totals: dict[tuple[str, int, str], list[float]] = {}
+
+    def add(bulletin: str, revision: int, day: str, count: int, completed: int, shown_s: float) -> None:
+        entry = totals.setdefault((bulletin, revision, day), [0, 0, 0.0])
+        entry[0] += count
+        entry[1] += completed
+        entry[2] += shown_s
+
+    for payload in ordered:
+        for play in payload.get("plays", []):
+            day = datetime.fromisoformat(play["started_at"]).astimezone(timezone).date().isoformat()
+            add(play["bulletin"], play["revision"], day, 1, int(play["completed"]), play["shown_s"])
+        for total in payload.get("play_totals", []):
+            add(total["bulletin"], total["revision"], total["day"], total["count"], total["completed"], total["shown_s"])
+    first, last = ordered[0], ordered[-1]
+    covers = (first.get("covers_seq", [first["seq"]])[0], last.get("covers_seq", [last["seq"], last["seq"]])[-1])
+    merged = report(
+        first["board"],
+        first["seq"],
+        datetime.fromisoformat(last["sent_at"]),
+        last["status"],
+        [],
+        [done for payload in ordered for done in payload.get("commands_done", [])],
+    )
+    merged["covers_seq"] = list(covers)
+    merged["play_totals"] = [
+        {"bulletin": b, "revision": r, "day": d, "count": int(c), "completed": int(k), "shown_s": round(s, 2)}
+        for (b, r, d), (c, k, s) in sorted(totals.items())
+    ]
+    return merged

@@ -1,0 +1,86 @@
+"""Proof of play: which bulletin was on screen, from when, for how long, and why it ended."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from signage.engine import turn_seconds
+from signage.model import Playable
+
+# A turn that ends this close to its full length counts as completed (frame pacing, a late compose).
+COMPLETED_SLACK_S = 0.5
+
+REASONS = ("emergency", "withdrawn", "expired", "revised", "screen_off", "error", "stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    bulletin: str
+    revision: int
+    started_at: datetime
+    shown_s: float
+    completed: bool
+    reason: str | None = None  # one of REASONS when not completed
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "bulletin": self.bulletin,
+            "revision": self.revision,
+            "started_at": self.started_at.isoformat(),
+            "shown_s": round(self.shown_s, 2),
+            "completed": self.completed,
+        }
+        if not self.completed:
+            entry["reason"] = self.reason
+        return entry
+
+
+class PlayLog:
+    """The slide on screen and the plays that ended, until the reporter takes them (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: tuple[Playable, datetime, float] | None = None
+        self._done: list[Play] = []
+
+    @property
+    def current(self) -> Playable | None:
+        current = self._current
+        return current[0] if current is not None else None
+
+    @property
+    def now_playing(self) -> str | None:
+        current = self.current
+        return current.bulletin.id if current is not None else None
+
+    def begin(self, playable: Playable, at: datetime) -> None:
+        """A bulletin's slide went on screen (the one before must have been ended)."""
+        with self._lock:
+            self._current = (playable, at, turn_seconds(playable))
+
+    def end(self, at: datetime, reason: str) -> Play | None:
+        """The slide on screen left it; `reason` says why in case it left before its turn was over."""
+        with self._lock:
+            if self._current is None:
+                return None
+            playable, started, planned = self._current
+            self._current = None
+            shown = max(0.0, (at - started).total_seconds())
+            completed = shown >= planned - COMPLETED_SLACK_S
+            play = Play(playable.bulletin.id, playable.bulletin.revision, started, shown, completed, None if completed else reason)
+            self._done.append(play)
+            return play
+
+    def take(self) -> list[Play]:
+        """The plays that ended since the last take, oldest first."""
+        with self._lock:
+            done, self._done = self._done, []
+            return done
+
+    def put_back(self, plays: list[Play]) -> None:
+        """Plays that could not be queued (a full disk): kept for the next report."""
+        with self._lock:
+            self._done[:0] = plays
