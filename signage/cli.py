@@ -16,6 +16,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from signage import __version__
 from signage.errors import SignageError
+from signage.model import Action
 
 if TYPE_CHECKING:
     from signage.config import BoardConfig
@@ -85,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--out", type=Path, required=True, metavar="SITE", help="the folder a web server serves")
     publish.add_argument("--publisher", default="hon-quan", help="the publisher id boards may pin (default hon-quan)")
     publish.add_argument("--expires-in", default="7d", metavar="DURATION", help="how long the feed stays fresh: 7d, 36h, 90m (default 7d)")
+    publish.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        dest="commands",
+        choices=[a.value for a in Action],
+        metavar="ACTION",
+        help="also send a command: " + ", ".join(a.value for a in Action) + " (repeatable)",
+    )
+    publish.add_argument("--boards", default="*", metavar="ID,ID", help="the boards the commands are for (default: every board, *)")
+    publish.add_argument("--command-expires-in", default="1h", metavar="DURATION", help="how long a command may still run (default 1h)")
 
     verify = commands.add_parser("verify", help="check a published feed as a board would")
     verify.add_argument("site", metavar="SITE-OR-URL", help="the published folder, or its URL")
@@ -265,9 +277,24 @@ def _publish(args: argparse.Namespace) -> int:
         expires_in = parse_duration(args.expires_in)
     except ValueError as exc:
         raise SignageError(f"--expires-in: {exc}") from None
-    published = publish(args.src, args.key, args.out, publisher=args.publisher, expires_in=expires_in, now=datetime.now(DISTRICT_ZONE))
+    try:
+        command_expires = parse_duration(args.command_expires_in)
+    except ValueError as exc:
+        raise SignageError(f"--command-expires-in: {exc}") from None
+    boards = [board.strip() for board in args.boards.split(",") if board.strip()]
+    published = publish(
+        args.src,
+        args.key,
+        args.out,
+        publisher=args.publisher,
+        expires_in=expires_in,
+        now=datetime.now(DISTRICT_ZONE),
+        new_commands=[(action, boards, command_expires) for action in args.commands],
+    )
+    commands = f", commands {', '.join(published.commands)}" if published.commands else ""
     print(
-        f"{published.feed_path}: sequence {published.sequence}, {published.bulletins} bulletin(s), {published.assets_written} new asset(s)"
+        f"{published.feed_path}: sequence {published.sequence}, {published.bulletins} bulletin(s), "
+        f"{published.assets_written} new asset(s){commands}"
     )
     return 0
 

@@ -566,3 +566,36 @@ def test_a_host_never_serves_a_half_written_feed_or_a_missing_asset(
     assert failures == []
     assert seen and seen == sorted(seen)  # never a step backwards
     assert verify_site(url, [public_key], now=NOW).sequence == 21
+
+
+def test_publish_issues_commands_and_carries_them_until_they_expire(src: Path, key_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    first = run_publish(src, key_path, out, new_commands=[("screenshot", ["tan-quan"], timedelta(hours=1))])
+    issued = {
+        "id": "cmd-1-1",
+        "boards": ["tan-quan"],
+        "action": "screenshot",
+        "issued_at": NOW.isoformat(),
+        "expires_at": (NOW + timedelta(hours=1)).isoformat(),
+    }
+    assert first.commands == ("cmd-1-1",) and json.loads(payload_of(out / "feed.json"))["commands"] == [issued]
+    later = run_publish(src, key_path, out, now=NOW + timedelta(minutes=30), new_commands=[("sync", ["*"], timedelta(minutes=10))])
+    commands = json.loads(payload_of(out / "feed.json"))["commands"]
+    assert later.commands == ("cmd-1-1", "cmd-2-1") and commands[0] == issued and commands[1]["boards"] == ["*"]
+    assert run_publish(src, key_path, out, now=NOW + timedelta(hours=2)).commands == ()  # both expired: gone
+
+
+def test_publish_command_line_adds_a_command(src: Path, key_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from signage.cli import main
+
+    out = tmp_path / "site"
+    args = ["publish", str(src), "--key", str(key_path), "--out", str(out), "--command", "screenshot", "--boards", "tan-quan,tan-hung"]
+    assert main([*args, "--command-expires-in", "15m"]) == 0
+    assert "commands cmd-1-1" in capsys.readouterr().out
+    (command,) = json.loads(payload_of(out / "feed.json"))["commands"]
+    assert command["boards"] == ["tan-quan", "tan-hung"] and command["action"] == "screenshot"
+    lasts = datetime.fromisoformat(command["expires_at"]) - datetime.fromisoformat(command["issued_at"])
+    assert lasts == timedelta(minutes=15)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args[:-4], "--command", "explode"])
+    assert exit_info.value.code == 2

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signage import envelope
 from signage.errors import BulletinError, FeedRejected, MediaError, SignageError
 from signage.feed.manifest import FORMAT, MAX_SEQUENCE, bulletin_json, parse_manifest
-from signage.model import Bulletin, BulletinInput, Source, parse_bulletin, parse_command
+from signage.model import Bulletin, BulletinInput, Command, Source, parse_bulletin, parse_command
 from signage.playlist import describe_media
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class Published:
     bulletins: int
     assets_written: int
     feed_path: Path
+    commands: tuple[str, ...] = ()  # ids of the commands the feed carries
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,16 @@ def publish(
     expires_in: timedelta,
     now: datetime,
     commands: Sequence[dict[str, Any]] = (),
+    new_commands: Sequence[tuple[str, Sequence[str], timedelta]] = (),
 ) -> Published:
     """Build `out/feed.json` and `out/assets/<sha256>` from the `<id>.toml` files of `src`.
 
     Refuses the whole publication (raising, with nothing written) when any bulletin or command is
     invalid, or when an existing `out/feed.json` was not signed by this key. One publisher per site
     at a time: two concurrent runs on the same `out` would both take the same sequence.
+
+    `new_commands` are (action, boards, expires in) for commands issued now, given the ids
+    `cmd-<sequence>-<n>`; commands of the previous feed still within their expiry are carried over.
     """
     if now.utcoffset() is None:
         raise ValueError("now must be an aware datetime (with a UTC offset)")
@@ -93,12 +98,23 @@ def publish(
         raise SignageError("publisher: must not be empty")
     key = envelope.load_private_key(key_path)
     feed_path = out / FEED_NAME
-    previous_sequence, previous = _previous_feed(feed_path, key, key_path)
+    previous_sequence, previous, standing = _previous_feed(feed_path, key, key_path)
     sequence = previous_sequence + 1
     if sequence > MAX_SEQUENCE:
         raise FeedRejected(f"{feed_path}: sequence {previous_sequence} cannot grow past 2^53-1")
     sources = [_revised(source, previous.get(source.bulletin.id)) for source in _read_sources(src)]
-    command_list = _checked_commands(commands)
+    issued = [
+        {
+            "id": f"cmd-{sequence}-{number}",
+            "boards": list(boards),
+            "action": action,
+            "issued_at": now.isoformat(),
+            "expires_at": (now + expires).isoformat(),
+        }
+        for number, (action, boards, expires) in enumerate(new_commands, start=1)
+    ]
+    carried = [command_json(c) for c in standing if c.expires_at > now and all(c.id != given.get("id") for given in commands)]
+    command_list = _checked_commands([*carried, *commands, *issued])
 
     payload = _manifest_bytes(
         publisher=publisher,
@@ -127,15 +143,32 @@ def publish(
             assets_written += 1
     _write_atomically(feed_path, lambda handle: handle.write(signed))
     log.info("%s: published sequence %d with %d bulletin(s), %d new asset(s)", feed_path, sequence, len(sources), assets_written)
-    return Published(sequence=sequence, bulletins=len(sources), assets_written=assets_written, feed_path=feed_path)
+    return Published(
+        sequence=sequence,
+        bulletins=len(sources),
+        assets_written=assets_written,
+        feed_path=feed_path,
+        commands=tuple(command["id"] for command in command_list),
+    )
 
 
-def _previous_feed(feed_path: Path, key: Ed25519PrivateKey, key_path: Path) -> tuple[int, dict[str, Bulletin]]:
-    """The sequence and bulletins of the feed already in the site, verified with our own public key."""
+def command_json(command: Command) -> dict[str, Any]:
+    """A command as feed-v1 writes it."""
+    return {
+        "id": command.id,
+        "boards": list(command.boards),
+        "action": command.action.value,
+        "issued_at": command.issued_at.isoformat(),
+        "expires_at": command.expires_at.isoformat(),
+    }
+
+
+def _previous_feed(feed_path: Path, key: Ed25519PrivateKey, key_path: Path) -> tuple[int, dict[str, Bulletin], tuple[Command, ...]]:
+    """The sequence, bulletins and commands of the feed already in the site, verified with our own public key."""
     try:
         raw = feed_path.read_bytes()
     except FileNotFoundError:
-        return 0, {}
+        return 0, {}, ()
     except OSError as exc:
         raise FeedRejected(f"{feed_path}: cannot read the existing feed: {exc.strerror}") from None
     try:
@@ -146,7 +179,7 @@ def _previous_feed(feed_path: Path, key: Ed25519PrivateKey, key_path: Path) -> t
             f"{feed_path}: the existing feed is not one signed by {key_path}; refusing to publish over it ({reason})"
         ) from None
     manifest = parse_manifest(verified.payload, str(feed_path))
-    return manifest.sequence, {bulletin.id: bulletin for bulletin in manifest.bulletins}
+    return manifest.sequence, {bulletin.id: bulletin for bulletin in manifest.bulletins}, manifest.commands
 
 
 def _read_sources(src: Path) -> list[_Source]:
