@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint bench system-test-deps clean
+.PHONY: run headless test lint bench system-test-deps test-postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,hub]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -18,17 +18,50 @@ run: $(STAMP)
 headless: $(STAMP)
 	$(BIN)/signage play --headless --for 20 --screenshot-dir screenshots --screenshot-every 5
 
-# OCR (Vietnamese) and a real X server for the tests: Debian packages, installed when missing.
+# The tests' Debian packages, installed when missing (as root): OCR (Vietnamese) and a real X server for the
+# player; PostgreSQL and Chromium (driven by Playwright, never `playwright install`) for the hub; a font for Vietnamese.
 system-test-deps:
 	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx vie || ! command -v Xvfb >/dev/null \
-		|| ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v rsync >/dev/null; then \
+		|| ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v rsync >/dev/null \
+		|| ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null \
+		|| [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync >/dev/null; \
-		else echo "make: install tesseract-ocr, tesseract-ocr-vie, xvfb, shellcheck, systemd and rsync (Debian packages) for the tests"; fi; \
+				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync postgresql chromium fonts-dejavu-core >/dev/null; \
+		else echo "make: install tesseract-ocr, tesseract-ocr-vie, xvfb, shellcheck, systemd, rsync, postgresql, chromium" \
+			"and fonts-dejavu-core (Debian packages) for the tests"; fi; \
 	fi
 
-test: $(STAMP) system-test-deps
+# The PostgreSQL the hub tests use (tests/conftest.py, postgres_url): a running cluster on port 5432 with the role
+# signage (password signage, LOGIN CREATEDB) owning the database signage_test. As root on Debian: started or
+# created when missing, and nothing else. Otherwise one line says what to set up, and those tests skip.
+PSQL := runuser -u postgres -- psql -X -q -t -A -v ON_ERROR_STOP=1 -c
+test-postgres: system-test-deps
+	@if [ "$$(id -u)" != 0 ] || ! command -v pg_lsclusters >/dev/null; then \
+		pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null \
+			|| echo "make: the PostgreSQL tests skip: start PostgreSQL on 127.0.0.1:5432 with a role signage (password signage," \
+				"LOGIN CREATEDB) owning a database signage_test, or run make test as root on Debian"; \
+		exit 0; \
+	fi; \
+	cd / && set -e; \
+	cluster=$$(pg_lsclusters -h | awk '$$3 == 5432 { print $$1, $$2, $$4; exit }'); \
+	if [ -z "$$cluster" ]; then \
+		version=$$(ls /usr/lib/postgresql | sort -V | tail -n 1); \
+		echo "make: creating the PostgreSQL $$version cluster main on port 5432"; \
+		pg_createcluster --port 5432 --start "$$version" main >/dev/null; \
+	else \
+		set -- $$cluster; \
+		[ "$$3" = online ] || { echo "make: starting the PostgreSQL $$1 cluster $$2"; pg_ctlcluster "$$1" "$$2" start; }; \
+	fi; \
+	case "$$($(PSQL) "SELECT rolcanlogin AND rolcreatedb FROM pg_roles WHERE rolname = 'signage'")" in \
+		t) ;; \
+		f) $(PSQL) "ALTER ROLE signage LOGIN CREATEDB" ;; \
+		*) $(PSQL) "CREATE ROLE signage LOGIN CREATEDB PASSWORD 'signage'" ;; \
+	esac; \
+	[ -n "$$($(PSQL) "SELECT 1 FROM pg_database WHERE datname = 'signage_test'")" ] \
+		|| $(PSQL) "CREATE DATABASE signage_test OWNER signage"
+
+test: $(STAMP) system-test-deps test-postgres
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/pytest -q
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
