@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -13,6 +15,9 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,3 +70,65 @@ def postgres_url() -> Iterator[str]:
             yield f"{base}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's Chromium (`make test` installs it), headless, driven by Playwright; one for the whole session.
+
+    Never `playwright install`: the browser is /usr/bin/chromium. Skipped when it is missing, except where
+    SIGNAGE_REQUIRE_CHROMIUM=1 (CI) makes that a failure. Created only when a test asks for it, so the
+    tests that do not never start Playwright (whose sync API runs an event loop of its own).
+    """
+    import shutil
+
+    def missing(what: str) -> NoReturn:
+        if os.environ.get("SIGNAGE_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"{what} is required and missing (make test installs it)")
+        pytest.skip(f"no {what} (make test installs it)")
+
+    executable = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+    if executable is None:
+        missing("chromium (Debian package)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright (the dev extra)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        _playwright_loops.add(asyncio.get_running_loop())
+        try:
+            yield browser
+        finally:
+            browser.close()
+            _playwright_loops.clear()
+
+
+# Between its calls Playwright's sync API leaves its event loop marked as this thread's running loop, so once the
+# session's browser is up, asyncio.run() and run_until_complete() in any later test would fail ("cannot be called from
+# a running event loop"). Tests that do not use the browser get the thread's loop marker cleared while they run.
+_playwright_loops: set[asyncio.AbstractEventLoop] = set()
+
+
+@pytest.fixture(autouse=True)
+def _hide_playwright_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    loop = asyncio._get_running_loop()
+    if loop is None or loop not in _playwright_loops or "chromium_browser" in request.fixturenames:
+        yield
+        return
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
