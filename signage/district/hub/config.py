@@ -1,0 +1,148 @@
+"""The hub's TOML config (`[hub]` and `[[boards]]`), read and validated once into frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from signage.config import _Table, resolve
+from signage.envelope import key_id, parse_public_key
+from signage.errors import ConfigError
+from signage.model import BOARD_ID
+
+HUB_KEYS = {
+    "listen", "database", "timezone", "title", "heartbeat_seconds",
+    "max_report_bytes", "max_screenshot_bytes", "screenshots_kept",
+}  # fmt: skip
+BOARD_KEYS = {"id", "name", "public_key"}
+SECTIONS = {"hub", "boards"}
+DEFAULT_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+DEFAULT_TITLE = "Bảng tin điện tử cấp huyện"
+_LISTEN = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
+
+
+@dataclass(frozen=True, slots=True)
+class BoardEntry:
+    id: str
+    name: str
+    public_key: bytes  # the raw 32 bytes of the board's Ed25519 key
+    keyid: str
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    path: Path
+    database_url: str  # an SQLAlchemy URL: sqlite:///… or postgresql+psycopg://…
+    boards: tuple[BoardEntry, ...]
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8600
+    timezone: ZoneInfo = DEFAULT_TIMEZONE
+    title: str = DEFAULT_TITLE
+    heartbeat_seconds: float = 300.0
+    max_report_bytes: int = 1024 * 1024
+    max_screenshot_bytes: int = 8 * 1024 * 1024
+    screenshots_kept: int = 20
+
+    @classmethod
+    def load(cls, path: Path) -> HubConfig:
+        return load_hub_config(path)
+
+
+def parse_listen(raw: str) -> tuple[str, int]:
+    """`HOST:PORT` (an IPv6 host in brackets) → (host, port); ValueError names the problem."""
+    match = _LISTEN.fullmatch(raw.strip())
+    if not match or not 0 <= int(match["port"]) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8600, got {raw!r}")
+    return match["host"].strip("[]"), int(match["port"])
+
+
+def database_url(config_path: Path, raw: str) -> str:
+    """A PostgreSQL URL gets the psycopg 3 driver; anything else is an SQLite file relative to the config."""
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if raw.startswith("postgresql+psycopg://"):
+        return raw
+    if "://" in raw:
+        raise ValueError(f"expected a file path or a postgresql:// URL, got {raw.split('://', 1)[0]}://…")
+    return f"sqlite:///{resolve(config_path, raw)}"
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    """Read and validate the hub's config; every problem is a one-line `ConfigError` naming file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_hub_config(raw, path.resolve())
+
+
+def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
+    unknown = sorted(set(raw) - SECTIONS)
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of: {', '.join(sorted(SECTIONS))})")
+    if not isinstance(raw.get("hub", {}), Mapping):
+        raise ConfigError(f"{path}: hub: expected a [hub] table")
+    t = _Table(path, "hub", raw.get("hub", {}), HUB_KEYS)
+    host, port = t.parsed("listen", parse_listen, ("127.0.0.1", 8600))
+    tz_name = t.get("timezone", str, "Asia/Ho_Chi_Minh")
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise t.fail("timezone", f"unknown time zone {tz_name!r}") from None
+    integers = {}
+    for key, default, low, high in (
+        ("max_report_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
+        ("max_screenshot_bytes", 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+        ("screenshots_kept", 20, 1, 10000),
+    ):
+        value = t.number(key, default, low, high)
+        if not isinstance(value, int):
+            raise t.fail(key, "expected an integer")
+        integers[key] = value
+    title = t.get("title", str, DEFAULT_TITLE).strip()
+    if not title:
+        raise t.fail("title", "must not be empty")
+    hub_config = dict(
+        listen_host=host,
+        listen_port=port,
+        database_url=t.parsed("database", lambda text: database_url(path, text), database_url(path, "hub.db")),
+        timezone=timezone,
+        title=title,
+        heartbeat_seconds=float(t.number("heartbeat_seconds", 300, 10, 86400)),
+        **integers,
+    )
+
+    entries = raw.get("boards", [])
+    if not isinstance(entries, list) or any(not isinstance(entry, Mapping) for entry in entries):
+        raise ConfigError(f"{path}: boards: expected [[boards]] tables")
+    boards: list[BoardEntry] = []
+    seen_ids: set[str] = set()
+    seen_keys: dict[bytes, str] = {}
+    for index, entry in enumerate(entries):
+        b = _Table(path, f"boards[{index}]", entry, BOARD_KEYS)
+        board_id = b.get("id", str, required=True)
+        if not BOARD_ID.fullmatch(board_id):
+            raise b.fail("id", f"{board_id!r} is not a board id ([a-z0-9][a-z0-9-]{{0,63}})")
+        if board_id in seen_ids:
+            raise b.fail("id", f"{board_id!r} is listed twice")
+        key = b.parsed("public_key", parse_public_key)
+        if key is None:
+            raise b.fail("public_key", "missing")
+        if key in seen_keys:
+            # One key naming two boards would let either board speak for the other.
+            raise b.fail("public_key", f"the same key as board {seen_keys[key]!r}")
+        seen_ids.add(board_id)
+        seen_keys[key] = board_id
+        name = b.get("name", str, board_id).strip() or board_id
+        boards.append(BoardEntry(id=board_id, name=name, public_key=key, keyid=key_id(key)))
+    return HubConfig(path=path, boards=tuple(boards), **hub_config)

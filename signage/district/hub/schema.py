@@ -1,0 +1,148 @@
+"""The hub's tables (SQLAlchemy Core), one schema for SQLite and PostgreSQL; times are UTC epoch seconds."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+Time = sa.Double  # UTC seconds since the epoch: portable, sortable, cheap
+Day = sa.String(10)  # YYYY-MM-DD in the hub's (or, for merged totals, the board's) local time
+Id = sa.String(200)
+
+boards = sa.Table(
+    "boards",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("public_key", sa.String(100), nullable=False),
+    sa.Column("keyid", sa.String(16), nullable=False),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("sent_at", Time, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the verified payload as the board sent it
+)
+
+board_state = sa.Table(
+    "board_state",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("last_seen", Time, nullable=False),  # when the hub last heard from it (hub clock)
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("sent_at", Time),
+    sa.Column("status", sa.Text),  # the newest status object, JSON
+    sa.Column("version", sa.String(100)),
+    sa.Column("feed_sequence", sa.BigInteger),
+    sa.Column("feed_stale", sa.Boolean),
+    sa.Column("now_playing", Id),
+    sa.Column("last_error", sa.Text),
+    sa.Column("disk_free", sa.BigInteger),
+    sa.Column("display_on", sa.Boolean),
+    sa.Column("clock_behind_trusted", sa.Boolean),
+    sa.Column("heartbeat_s", sa.Double),
+    sa.Column("screenshot_seq", sa.BigInteger),  # the newest screenshot held
+    sa.Column("screenshot_at", Time),
+)
+
+plays = sa.Table(
+    "plays",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),  # its place in the report's list
+    sa.Column("bulletin", Id, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("day", Day, nullable=False),
+    sa.Column("shown_s", sa.Double, nullable=False),
+    sa.Column("completed", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(200)),
+    sa.Index("plays_started", "started_at"),
+    sa.Index("plays_board_started", "board", "started_at"),
+)
+
+play_totals = sa.Table(
+    "play_totals",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("bulletin", Id, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("day", Day, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=False),
+    sa.Column("shown_s", sa.Double, nullable=False),
+    sa.Index("play_totals_day", "day"),
+)
+
+play_days = sa.Table(
+    "play_days",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("bulletin", Id, primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("day", Day, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=False),
+    sa.Column("shown_s", sa.Double, nullable=False),
+    sa.Index("play_days_day", "day"),
+)
+
+board_days = sa.Table(
+    "board_days",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("day", Day, primary_key=True),
+    sa.Column("heartbeats", sa.BigInteger, nullable=False),
+    sa.Column("plays", sa.BigInteger, nullable=False),
+    sa.Index("board_days_day", "day"),
+)
+
+commands_done = sa.Table(
+    "commands_done",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("at", Time),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+screenshots = sa.Table(
+    "screenshots",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("taken_at", Time, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.Column("command", Id),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("png", sa.LargeBinary, nullable=False),
+    sa.Column("thumb", sa.LargeBinary, nullable=False),  # a small PNG for the dashboard's table
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,436 @@
+"""The hub's database: one SQLAlchemy Core schema on SQLite or PostgreSQL; ingest in one transaction, aggregate reads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from signage.district.hub import schema as t
+from signage.district.hub.config import BoardEntry
+from signage.district.hub.ingest import Report, Screenshot
+from signage.envelope import public_key_text
+from signage.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    board: str
+    bulletin: str
+    revision: int
+    started_at: str  # local `YYYY-MM-DD HH:MM:SS` for a play, the local day `YYYY-MM-DD` for a merged total
+    shown_s: float
+    completed: int  # how many of `count` completed
+    reason: str
+    count: int  # 1 for a play, the number of plays for a merged total
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for the hub's URL; SQLite gets WAL, synchronous=NORMAL and a busy timeout on every connection."""
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=url.startswith("postgresql"))
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise StoreError(f"{url.split('@')[-1]}: cannot use this database: {exc}") from None
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # the boards resend what a power cut loses
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+    return engine
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class HubStore:
+    """Every database operation of the hub; safe to share between threads (one engine, pooled connections)."""
+
+    def __init__(self, engine: Engine, timezone: ZoneInfo) -> None:
+        self.engine = engine
+        self.timezone = timezone
+        self.dialect = engine.dialect.name
+        insert = _dialect_insert(engine)
+        self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.reports.c.seq)
+        self._insert_plays = sa.insert(t.plays)
+        self._insert_totals = sa.insert(t.play_totals)
+        ins = insert(t.play_days)
+        self._upsert_play_days = ins.on_conflict_do_update(
+            index_elements=["board", "bulletin", "revision", "day"],
+            set_={
+                "count": t.play_days.c.count + ins.excluded.count,
+                "completed": t.play_days.c.completed + ins.excluded.completed,
+                "shown_s": t.play_days.c.shown_s + ins.excluded.shown_s,
+            },
+        )
+        ins = insert(t.board_days)
+        self._upsert_board_days = ins.on_conflict_do_update(
+            index_elements=["board", "day"],
+            set_={"heartbeats": t.board_days.c.heartbeats + ins.excluded.heartbeats, "plays": t.board_days.c.plays + ins.excluded.plays},
+        )
+        ins = insert(t.board_state)
+        newer = ins.excluded.last_seq > t.board_state.c.last_seq
+        status_columns = (
+            "last_seq", "sent_at", "status", "version", "feed_sequence", "feed_stale", "now_playing",
+            "last_error", "disk_free", "display_on", "clock_behind_trusted", "heartbeat_s",
+        )  # fmt: skip
+        self._upsert_state = ins.on_conflict_do_update(
+            index_elements=["board"],
+            set_={
+                "last_seen": sa.case(
+                    (ins.excluded.last_seen > t.board_state.c.last_seen, ins.excluded.last_seen), else_=t.board_state.c.last_seen
+                ),
+                # A late, older report (a merged backlog) adds its plays but never overwrites a newer status.
+                **{name: sa.case((newer, ins.excluded[name]), else_=t.board_state.c[name]) for name in status_columns},
+            },
+        )
+        ins = insert(t.board_state)
+        newer_shot = ins.excluded.screenshot_seq > sa.func.coalesce(t.board_state.c.screenshot_seq, 0)
+        self._upsert_state_screenshot = ins.on_conflict_do_update(
+            index_elements=["board"],
+            set_={
+                "last_seen": sa.case(
+                    (ins.excluded.last_seen > t.board_state.c.last_seen, ins.excluded.last_seen), else_=t.board_state.c.last_seen
+                ),
+                "screenshot_seq": sa.case((newer_shot, ins.excluded.screenshot_seq), else_=t.board_state.c.screenshot_seq),
+                "screenshot_at": sa.case((newer_shot, ins.excluded.screenshot_at), else_=t.board_state.c.screenshot_at),
+            },
+        )
+        ins = insert(t.commands_done)
+        self._upsert_commands = ins.on_conflict_do_update(
+            index_elements=["board", "id"],
+            set_={"ok": ins.excluded.ok, "at": ins.excluded.at, "detail": ins.excluded.detail, "received_at": ins.excluded.received_at},
+        )
+        self._insert_shot = insert(t.screenshots).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.screenshots.c.seq)
+        kept = sa.select(t.screenshots.c.seq).where(t.screenshots.c.board == sa.bindparam("b")).order_by(t.screenshots.c.seq.desc())
+        self._prune_shots = sa.delete(t.screenshots).where(
+            t.screenshots.c.board == sa.bindparam("b"),
+            t.screenshots.c.seq.not_in(kept.limit(sa.bindparam("keep", type_=sa.Integer)).scalar_subquery()),
+        )
+        self._insert = insert
+
+    def _later_seen(self, excluded: Any) -> Any:
+        """The later of the stored and the new `last_seen`."""
+        stored = t.board_state.c.last_seen
+        return sa.case((excluded.last_seen > stored, excluded.last_seen), else_=stored)
+
+    @classmethod
+    def open(cls, url: str, timezone: ZoneInfo) -> HubStore:
+        """Connect, create the tables that are missing and check the schema version."""
+        engine = create_engine(url)
+        try:
+            t.metadata.create_all(engine)
+            with engine.begin() as conn:
+                conn.execute(
+                    _dialect_insert(engine)(t.settings).on_conflict_do_nothing(), {"key": "schema_version", "value": str(t.SCHEMA_VERSION)}
+                )
+                version = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "schema_version")).scalar_one()
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"{_safe(url)}: cannot open the hub's database: {_first_line(exc)}") from None
+        if version != str(t.SCHEMA_VERSION):
+            engine.dispose()
+            raise StoreError(f"{_safe(url)}: schema version {version}, this hub knows {t.SCHEMA_VERSION}")
+        return cls(engine, timezone)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def local_day(self, moment: datetime | float) -> str:
+        if isinstance(moment, float | int):
+            moment = datetime.fromtimestamp(moment, self.timezone)
+        return moment.astimezone(self.timezone).date().isoformat()
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    def sync_boards(self, boards: Sequence[BoardEntry]) -> None:
+        """The config's boards into the `boards` table (names and keys as configured now)."""
+        if not boards:
+            return
+        ins = self._insert(t.boards)
+        upsert = ins.on_conflict_do_update(
+            index_elements=["id"], set_={"name": ins.excluded.name, "public_key": ins.excluded.public_key, "keyid": ins.excluded.keyid}
+        )
+        rows = [{"id": b.id, "name": b.name, "public_key": public_key_text(b.public_key), "keyid": b.keyid} for b in boards]
+        with self.engine.begin() as conn:
+            conn.execute(upsert, rows)
+
+    def ingest_report(self, report: Report, received_at: datetime) -> bool:
+        """Store a verified report in one transaction; True when its (board, seq) was already held (nothing stored)."""
+        board, seq = report.board, report.seq
+        received = epoch(received_at)
+        with self.engine.begin() as conn:
+            inserted = conn.execute(
+                self._insert_report,
+                {
+                    "board": board,
+                    "seq": seq,
+                    "received_at": received,
+                    "sent_at": epoch(report.sent_at),
+                    "body": report.body.decode("utf-8"),
+                },
+            )
+            if inserted.first() is None:  # RETURNING names no row: the (board, seq) was held already
+                return True
+            play_rows = []
+            days: dict[tuple[str, int, str], list[float]] = {}
+            board_days: Counter[str] = Counter()
+            for index, play in enumerate(report.plays):
+                day = self.local_day(play.started_at)
+                play_rows.append(
+                    {
+                        "board": board, "seq": seq, "idx": index, "bulletin": play.bulletin, "revision": play.revision,
+                        "started_at": epoch(play.started_at), "day": day, "shown_s": play.shown_s,
+                        "completed": play.completed, "reason": play.reason,
+                    }
+                )  # fmt: skip
+                sums = days.setdefault((play.bulletin, play.revision, day), [0, 0, 0.0])
+                sums[0] += 1
+                sums[1] += play.completed
+                sums[2] += play.shown_s
+                board_days[day] += 1
+            total_rows = []
+            for index, total in enumerate(report.play_totals):
+                total_rows.append(
+                    {
+                        "board": board, "seq": seq, "idx": index, "bulletin": total.bulletin, "revision": total.revision,
+                        "day": total.day, "count": total.count, "completed": total.completed, "shown_s": total.shown_s,
+                    }
+                )  # fmt: skip
+                sums = days.setdefault((total.bulletin, total.revision, total.day), [0, 0, 0.0])
+                sums[0] += total.count
+                sums[1] += total.completed
+                sums[2] += total.shown_s
+                board_days[total.day] += total.count
+            if play_rows:
+                conn.execute(self._insert_plays, play_rows)
+            if total_rows:
+                conn.execute(self._insert_totals, total_rows)
+            if days:
+                conn.execute(
+                    self._upsert_play_days,
+                    [
+                        {
+                            "board": board,
+                            "bulletin": bulletin,
+                            "revision": revision,
+                            "day": day,
+                            "count": c,
+                            "completed": done,
+                            "shown_s": shown,
+                        }
+                        for (bulletin, revision, day), (c, done, shown) in days.items()
+                    ],
+                )
+            heartbeat_day = self.local_day(report.sent_at)
+            day_rows = [{"board": board, "day": day, "heartbeats": int(day == heartbeat_day), "plays": n} for day, n in board_days.items()]
+            if heartbeat_day not in board_days:
+                day_rows.append({"board": board, "day": heartbeat_day, "heartbeats": 1, "plays": 0})
+            conn.execute(self._upsert_board_days, day_rows)
+            status = report.status
+            conn.execute(
+                self._upsert_state,
+                {
+                    "board": board, "last_seen": received, "last_seq": seq, "sent_at": epoch(report.sent_at),
+                    "status": json.dumps(status.raw, ensure_ascii=False), "version": status.version,
+                    "feed_sequence": status.feed_sequence, "feed_stale": status.feed_stale, "now_playing": status.now_playing,
+                    "last_error": status.last_error, "disk_free": status.disk_free_bytes, "display_on": status.display_on,
+                    "clock_behind_trusted": status.clock_behind_trusted, "heartbeat_s": status.heartbeat_s,
+                    "screenshot_seq": None, "screenshot_at": None,
+                },
+            )  # fmt: skip
+            if report.commands_done:
+                conn.execute(
+                    self._upsert_commands,
+                    [
+                        {
+                            "board": board,
+                            "id": c.id,
+                            "ok": c.ok,
+                            "at": epoch(c.at) if c.at else None,
+                            "detail": c.detail,
+                            "received_at": received,
+                        }
+                        for c in report.commands_done
+                    ],
+                )
+        return False
+
+    def ingest_screenshot(self, shot: Screenshot, thumb: bytes, received_at: datetime, keep: int) -> bool:
+        """Store a verified screenshot and keep the newest `keep` of its board; True when already held."""
+        received = epoch(received_at)
+        with self.engine.begin() as conn:
+            inserted = conn.execute(
+                self._insert_shot,
+                {
+                    "board": shot.board, "seq": shot.seq, "taken_at": epoch(shot.taken_at), "received_at": received,
+                    "command": shot.command, "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb,
+                },
+            )  # fmt: skip
+            if inserted.first() is None:  # RETURNING names no row: the (board, seq) was held already
+                return True
+            conn.execute(self._prune_shots, {"b": shot.board, "keep": keep})
+            conn.execute(
+                self._upsert_state_screenshot,
+                {
+                    "board": shot.board,
+                    "last_seen": received,
+                    "last_seq": 0,
+                    "screenshot_seq": shot.seq,
+                    "screenshot_at": epoch(shot.taken_at),
+                },
+            )
+        return False
+
+    def session_secret(self) -> str:
+        """The key that signs officers' session cookies: made once, shared by every hub process on this database."""
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(t.settings).on_conflict_do_nothing(), {"key": "session_secret", "value": secrets.token_urlsafe(48)})
+            return conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "session_secret")).scalar_one()
+
+    def set_user(self, name: str, password_hash: str, now: datetime) -> bool:
+        """Add an officer or replace their password; True when the name is new."""
+        with self.engine.begin() as conn:
+            existed = conn.execute(sa.select(t.users.c.name).where(t.users.c.name == name)).first() is not None
+            ins = self._insert(t.users)
+            conn.execute(
+                ins.on_conflict_do_update(index_elements=["name"], set_={"password_hash": ins.excluded.password_hash}),
+                {"name": name, "password_hash": password_hash, "created_at": epoch(now)},
+            )
+        return not existed
+
+    def password_hash(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.users.c.password_hash).where(t.users.c.name == name)).scalar_one_or_none()
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def board_states(self) -> dict[str, sa.Row[Any]]:
+        with self.engine.connect() as conn:
+            return {row.board: row for row in conn.execute(sa.select(t.board_state))}
+
+    def board_state(self, board: str) -> sa.Row[Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.board_state).where(t.board_state.c.board == board)).first()
+
+    def board_days(self, first: date, last: date, board: str | None = None) -> list[sa.Row[Any]]:
+        """(board, day, heartbeats, plays) for the days in [first, last]."""
+        query = sa.select(t.board_days).where(t.board_days.c.day.between(first.isoformat(), last.isoformat()))
+        if board is not None:
+            query = query.where(t.board_days.c.board == board)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def plays_per_day(self, first: date, last: date) -> dict[str, int]:
+        query = (
+            sa.select(t.board_days.c.day, sa.func.sum(t.board_days.c.plays))
+            .where(t.board_days.c.day.between(first.isoformat(), last.isoformat()))
+            .group_by(t.board_days.c.day)
+        )
+        with self.engine.connect() as conn:
+            return {day: int(total or 0) for day, total in conn.execute(query)}
+
+    def bulletin_boards(self, first: date, last: date) -> list[sa.Row[Any]]:
+        """Per bulletin and board in [first, last]: plays, completed, seconds shown (from the daily aggregates)."""
+        pd = t.play_days
+        query = (
+            sa.select(
+                pd.c.bulletin,
+                pd.c.board,
+                sa.func.sum(pd.c.count).label("count"),
+                sa.func.sum(pd.c.completed).label("completed"),
+                sa.func.sum(pd.c.shown_s).label("shown_s"),
+                sa.func.min(pd.c.day).label("first_day"),
+                sa.func.max(pd.c.day).label("last_day"),
+            )
+            .where(pd.c.day.between(first.isoformat(), last.isoformat()))
+            .group_by(pd.c.bulletin, pd.c.board)
+            .order_by(pd.c.bulletin, pd.c.board)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def recent_plays(self, board: str, limit: int = 50) -> list[sa.Row[Any]]:
+        query = sa.select(t.plays).where(t.plays.c.board == board).order_by(t.plays.c.started_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def commands(self, board: str, limit: int = 50) -> list[sa.Row[Any]]:
+        c = t.commands_done
+        query = sa.select(c).where(c.c.board == board).order_by(c.c.received_at.desc(), c.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def screenshot_list(self, board: str) -> list[sa.Row[Any]]:
+        s = t.screenshots
+        query = (
+            sa.select(s.c.board, s.c.seq, s.c.taken_at, s.c.received_at, s.c.command, s.c.width, s.c.height)
+            .where(s.c.board == board)
+            .order_by(s.c.seq.desc())
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def screenshot_png(self, board: str, seq: int, thumb: bool = False) -> bytes | None:
+        column = t.screenshots.c.thumb if thumb else t.screenshots.c.png
+        query = sa.select(column).where(t.screenshots.c.board == board, t.screenshots.c.seq == seq)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def export_rows(self, first: date, last: date, board: str | None = None) -> Iterator[ExportRow]:
+        """Proof of play in [first, last] (local days): every play by start time, then the merged daily totals."""
+        start = datetime.combine(first, time(0), self.timezone).timestamp()
+        end = datetime.combine(last + timedelta(days=1), time(0), self.timezone).timestamp()
+        p, pt = t.plays, t.play_totals
+        plays_query = sa.select(p.c.board, p.c.bulletin, p.c.revision, p.c.started_at, p.c.shown_s, p.c.completed, p.c.reason).where(
+            p.c.started_at >= start, p.c.started_at < end
+        )
+        totals_query = sa.select(pt.c.board, pt.c.bulletin, pt.c.revision, pt.c.day, pt.c.shown_s, pt.c.completed, pt.c.count).where(
+            pt.c.day.between(first.isoformat(), last.isoformat())
+        )
+        if board is not None:
+            plays_query = plays_query.where(p.c.board == board)
+            totals_query = totals_query.where(pt.c.board == board)
+        plays_query = plays_query.order_by(p.c.started_at, p.c.board, p.c.seq, p.c.idx)
+        totals_query = totals_query.order_by(pt.c.day, pt.c.board, pt.c.bulletin, pt.c.revision, pt.c.seq, pt.c.idx)
+        tz = self.timezone
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=2000).execute(plays_query):
+                local = datetime.fromtimestamp(row.started_at, tz).strftime("%Y-%m-%d %H:%M:%S")
+                yield ExportRow(row.board, row.bulletin, row.revision, local, row.shown_s, int(row.completed), row.reason or "", 1)
+            for row in conn.execution_options(yield_per=2000).execute(totals_query):
+                yield ExportRow(row.board, row.bulletin, row.revision, row.day, row.shown_s, int(row.completed), "", int(row.count))
+
+
+def _dialect_insert(engine: Engine) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "database"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
