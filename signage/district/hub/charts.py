@@ -55,7 +55,7 @@ def bar_chart(
             f'<rect x="{x:.1f}" y="{top + inner_h - bar_h:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}" fill="{colour}">'
             f"<title>{escape(tip)}</title></rect>"
         )
-        if index % every == 0 or index == len(points) - 1:
+        if (len(points) - 1 - index) % every == 0:  # counted from the newest day, so labels never crowd the end
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" class="axis" text-anchor="middle">{day:%d/%m}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
