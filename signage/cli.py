@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--public-key", action="append", required=True, dest="public_keys", help="ed25519:… or a file holding it")
     verify.add_argument("--threshold", type=int, default=1, help="distinct keys that must sign (default 1)")
 
+    hub = commands.add_parser("hub", help="the district's report hub and dashboard (a web app)")
+    _hub_arguments(hub)
+
     render = commands.add_parser("render", help="render one full frame to a PNG")
     render.add_argument("source", help="a bulletin id, a bulletin .toml file, or a .txt or image file")
     render.add_argument("--out", type=Path, required=True, metavar="PNG")
@@ -140,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "publish": _publish,
             "verify": _verify,
             "doctor": _doctor,
+            "hub": _hub,
         }
         if args.command in handlers:
             return handlers[args.command](args)
@@ -297,6 +301,21 @@ def _publish(args: argparse.Namespace) -> int:
         f"{published.assets_written} new asset(s){commands}"
     )
     return 0
+
+
+def _hub_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declared here, not imported: the hub's web stack loads only when `signage hub` runs."""
+    parser.add_argument("--config", type=Path, default=Path("hub.toml"), metavar="FILE", help="the hub's TOML config (default hub.toml)")
+    parser.add_argument("--add-user", metavar="NAME", help="add an officer, or set their password (read from standard input)")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="overrides hub.listen")
+
+
+def _hub(args: argparse.Namespace) -> int:
+    try:
+        from signage.district.hub.cli import run
+    except ImportError as exc:
+        raise SignageError(f"signage hub: the hub's packages are not installed ({exc.name}); pip install 'signage[hub]'") from None
+    return run(args)
 
 
 def _verify(args: argparse.Namespace) -> int:
