@@ -70,7 +70,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP) system-test-deps
+bench: $(STAMP) system-test-deps test-postgres
 	@if ! command -v ffmpeg >/dev/null || ! command -v curl >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg curl >/dev/null; \
@@ -82,6 +82,7 @@ bench: $(STAMP) system-test-deps
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/wear.py
+	$(BIN)/python bench/hub.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots
