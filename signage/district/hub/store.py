@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,28 @@ def create_engine(url: str) -> Engine:
 
 def epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+class _Prepared:
+    """A statement compiled once for the engine's dialect and run with plain driver parameters.
+
+    Ingest is the hub's hot path (10,000 boards, 33 reports a second): this skips SQLAlchemy's per-execution
+    compile-cache lookup and per-row parameter processing, which cost more than the database's own work.
+    Only for statements whose values need no type conversion (text, numbers, booleans, bytes).
+    """
+
+    def __init__(self, statement: Any, engine: Engine, columns: Sequence[str]) -> None:
+        compiled = statement.compile(dialect=engine.dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.order: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
+
+    def run(self, conn: sa.Connection, rows: dict[str, Any] | list[dict[str, Any]]) -> sa.CursorResult[Any]:
+        order = self.order
+        if order is None:
+            return conn.exec_driver_sql(self.sql, rows if isinstance(rows, dict) else list(rows))
+        if isinstance(rows, dict):
+            return conn.exec_driver_sql(self.sql, tuple(rows[name] for name in order))
+        return conn.exec_driver_sql(self.sql, [tuple(row[name] for name in order) for row in rows])
 
 
 class HubStore:
@@ -125,6 +148,14 @@ class HubStore:
             t.screenshots.c.seq.not_in(kept.limit(sa.bindparam("keep", type_=sa.Integer)).scalar_subquery()),
         )
         self._insert = insert
+        prepare = partial(_Prepared, engine=engine)
+        self._fast_report = prepare(self._insert_report, columns=[c.name for c in t.reports.c])
+        self._fast_plays = prepare(self._insert_plays, columns=[c.name for c in t.plays.c])
+        self._fast_totals = prepare(self._insert_totals, columns=[c.name for c in t.play_totals.c])
+        self._fast_play_days = prepare(self._upsert_play_days, columns=[c.name for c in t.play_days.c])
+        self._fast_board_days = prepare(self._upsert_board_days, columns=[c.name for c in t.board_days.c])
+        self._fast_state = prepare(self._upsert_state, columns=[c.name for c in t.board_state.c])
+        self._fast_commands = prepare(self._upsert_commands, columns=[c.name for c in t.commands_done.c])
 
     def _later_seen(self, excluded: Any) -> Any:
         """The later of the stored and the new `last_seen`."""
@@ -177,8 +208,8 @@ class HubStore:
         board, seq = report.board, report.seq
         received = epoch(received_at)
         with self.engine.begin() as conn:
-            inserted = conn.execute(
-                self._insert_report,
+            inserted = self._fast_report.run(
+                conn,
                 {
                     "board": board,
                     "seq": seq,
@@ -220,12 +251,12 @@ class HubStore:
                 sums[2] += total.shown_s
                 board_days[total.day] += total.count
             if play_rows:
-                conn.execute(self._insert_plays, play_rows)
+                self._fast_plays.run(conn, play_rows)
             if total_rows:
-                conn.execute(self._insert_totals, total_rows)
+                self._fast_totals.run(conn, total_rows)
             if days:
-                conn.execute(
-                    self._upsert_play_days,
+                self._fast_play_days.run(
+                    conn,
                     [
                         {
                             "board": board,
@@ -243,10 +274,10 @@ class HubStore:
             day_rows = [{"board": board, "day": day, "heartbeats": int(day == heartbeat_day), "plays": n} for day, n in board_days.items()]
             if heartbeat_day not in board_days:
                 day_rows.append({"board": board, "day": heartbeat_day, "heartbeats": 1, "plays": 0})
-            conn.execute(self._upsert_board_days, day_rows)
+            self._fast_board_days.run(conn, day_rows)
             status = report.status
-            conn.execute(
-                self._upsert_state,
+            self._fast_state.run(
+                conn,
                 {
                     "board": board, "last_seen": received, "last_seq": seq, "sent_at": epoch(report.sent_at),
                     "status": json.dumps(status.raw, ensure_ascii=False), "version": status.version,
@@ -257,8 +288,8 @@ class HubStore:
                 },
             )  # fmt: skip
             if report.commands_done:
-                conn.execute(
-                    self._upsert_commands,
+                self._fast_commands.run(
+                    conn,
                     [
                         {
                             "board": board,
