@@ -102,7 +102,7 @@ class BoardConfig:
         return load_config(DEMO_CONFIG)
 
 
-class _Table:
+class Table:
     """One TOML table: typed getters whose errors name the file and dotted key; tracks unknown keys."""
 
     def __init__(self, path: Path, name: str, data: Mapping[str, Any], allowed: set[str]) -> None:
@@ -166,7 +166,7 @@ def parse_offset(raw: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _clock(table: _Table, key: str) -> time | None:
+def _clock(table: Table, key: str) -> time | None:
     raw = table.get(key, str)
     if raw is None:
         return None
@@ -174,7 +174,7 @@ def _clock(table: _Table, key: str) -> time | None:
     return value if value is not None else time(0, 0)
 
 
-def _http_url(table: _Table, key: str) -> str:
+def _http_url(table: Table, key: str) -> str:
     url = table.get(key, str, required=True)
     if not re.match(r"https?://[^/\s]+", url):
         raise table.fail(key, f"expected an http:// or https:// URL, got {url!r}")
@@ -218,7 +218,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     if "board" not in raw:
         raise ConfigError(f"{path}: board: missing [board] section")
-    t = _Table(path, "board", raw["board"], {"id", "name", "timezone", "data_dir"})
+    t = Table(path, "board", raw["board"], {"id", "name", "timezone", "data_dir"})
     board_id = t.get("id", str, required=True)
     if not BOARD_ID.fullmatch(board_id):
         raise t.fail("id", f"{board_id!r} is not a board id ([a-z0-9][a-z0-9-]{{0,63}})")
@@ -236,7 +236,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     feed = None
     if "feed" in raw:
-        t = _Table(path, "feed", raw["feed"], FEED_KEYS)
+        t = Table(path, "feed", raw["feed"], FEED_KEYS)
         keys = t.get("public_keys", list, required=True)
         for key in keys:
             if not isinstance(key, str):
@@ -263,7 +263,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     inbox = None
     if "inbox" in raw:
-        t = _Table(path, "inbox", raw["inbox"], {"path", "days", "settle_seconds"})
+        t = Table(path, "inbox", raw["inbox"], {"path", "days", "settle_seconds"})
         inbox_path = t.path_value("path", required=True)
         assert inbox_path is not None
         inbox = InboxSection(
@@ -274,13 +274,13 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     playlists: tuple[Path, ...] = ()
     if "playlists" in raw:
-        t = _Table(path, "playlists", raw["playlists"], {"paths"})
+        t = Table(path, "playlists", raw["playlists"], {"paths"})
         entries = t.get("paths", list, [])
         if any(not isinstance(p, str) for p in entries):
             raise t.fail("paths", "expected a list of file paths")
         playlists = tuple(resolve(path, p) for p in entries)
 
-    t = _Table(path, "display", raw.get("display", {}), DISPLAY_KEYS)
+    t = Table(path, "display", raw.get("display", {}), DISPLAY_KEYS)
     rotate = t.get("rotate", int, 0)
     if rotate not in (0, 90, 180, 270):
         raise t.fail("rotate", f"must be 0, 90, 180 or 270, got {rotate}")
@@ -308,7 +308,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
         audio=t.get("audio", bool, True),
     )
 
-    t = _Table(path, "ticker", raw.get("ticker", {}), {"enabled", "text", "pixels_per_second"})
+    t = Table(path, "ticker", raw.get("ticker", {}), {"enabled", "text", "pixels_per_second"})
     speed = t.number("pixels_per_second", None, 1, 5000)
     ticker = TickerSection(
         enabled=t.get("enabled", bool, True),
@@ -318,7 +318,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     report = None
     if "report" in raw:
-        t = _Table(path, "report", raw["report"], {"url", "key", "heartbeat_seconds", "queue_max", "screenshot_width"})
+        t = Table(path, "report", raw["report"], {"url", "key", "heartbeat_seconds", "queue_max", "screenshot_width"})
         key = t.path_value("key", required=True)
         assert key is not None
         report = ReportSection(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from signage.config import _Table, resolve
+from signage.config import Table, resolve
 from signage.envelope import key_id, parse_public_key
 from signage.errors import ConfigError
 from signage.model import BOARD_ID
@@ -92,7 +92,7 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
         raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of: {', '.join(sorted(SECTIONS))})")
     if not isinstance(raw.get("hub", {}), Mapping):
         raise ConfigError(f"{path}: hub: expected a [hub] table")
-    t = _Table(path, "hub", raw.get("hub", {}), HUB_KEYS)
+    t = Table(path, "hub", raw.get("hub", {}), HUB_KEYS)
     host, port = t.parsed("listen", parse_listen, ("127.0.0.1", 8600))
     tz_name = t.get("timezone", str, "Asia/Ho_Chi_Minh")
     try:
@@ -129,7 +129,7 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
     seen_ids: set[str] = set()
     seen_keys: dict[bytes, str] = {}
     for index, entry in enumerate(entries):
-        b = _Table(path, f"boards[{index}]", entry, BOARD_KEYS)
+        b = Table(path, f"boards[{index}]", entry, BOARD_KEYS)
         board_id = b.get("id", str, required=True)
         if not BOARD_ID.fullmatch(board_id):
             raise b.fail("id", f"{board_id!r} is not a board id ([a-z0-9][a-z0-9-]{{0,63}})")
