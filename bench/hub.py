@@ -1,9 +1,9 @@
 """Hub figures, in one run on loopback, SQLite and PostgreSQL side by side:
 
-1. reports ingested per second from 1,000 simulated boards (each report signed by its board's key,
-   15 plays, a status block), and the hub process's CPU per report, extrapolated to 10,000 boards
-   reporting every 5 minutes (goal: under 10 % of one core);
-2. ingest latency (p50 / p99) at a steady 50 reports/s, and under saturation;
+1. reports ingested per second from 1,000 simulated boards as fast as the hub takes them (each report
+   signed by its board's key, 15 plays, a status block), and the hub process's CPU per report;
+2. the goal's load itself, paced: 33.3 reports/s (10,000 boards every 5 minutes) from 1,000 boards,
+   the hub's CPU as a share of one core over that time, and the ingest latency (p50 / p99);
 3. the dashboard's page time with 1,000 boards and a month of plays (goal: under 300 ms). The month
    is seeded through the same HTTP endpoint, as the per-day totals a board's merged report carries
    (1,000 boards x 30 days x 12 bulletins), plus the plays of phase 1.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +46,7 @@ from signage.report import payload as payloads  # noqa: E402
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 PG_ADMIN = os.environ.get("SIGNAGE_TEST_POSTGRES", "postgresql://signage:signage@127.0.0.1:5432/signage_test")
 PASSWORD = "bench-mật-khẩu-2026"
+TARGET_RATE = 10_000 / 300  # reports a second from 10,000 boards reporting every 5 minutes
 BULLETINS = [f"hq-2026-{n:04d}" for n in range(12)]
 
 
@@ -208,7 +210,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_backend(name: str, keys: list[bytes], pool: Any, parts: int, live_rounds: int, month_days: int) -> dict[str, float]:
+def run_backend(
+    name: str, keys: list[bytes], pool: Any, parts: int, live_rounds: int, month_days: int, paced_boards: int
+) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix=f"signage-bench-hub-{name}-"))
     admin = None
     database = str(folder / "hub.db")
@@ -233,19 +237,23 @@ def run_backend(name: str, keys: list[bytes], pool: Any, parts: int, live_rounds
         figures["reports"] = total
         figures["per_s"] = total / wall
         figures["cpu_ms_per_report"] = 1000 * cpu / total
-        figures["core_pct_10k"] = 100 * (10_000 / 300) * cpu / total
         figures["p99_saturated_ms"] = 1000 * percentile(latencies, 0.99)
-        # 2. latency at a steady 50 reports/s (one board after another, paced)
-        paced = prepare(pool, "live", keys[:200], 5000, 2, now, 1)[0]
+        # 2. the goal's own load: 10,000 boards every 5 minutes is 33.3 reports/s; paced, one after another
+        paced = prepare(pool, "live", keys[:paced_boards], 5000, 1, now, 1)[0]
         session = requests.Session()
         steady = []
-        next_at = time.perf_counter()
+        cpu0, wall0 = hub.cpu(), time.perf_counter()
+        next_at = wall0
         for envelope in paced:
-            next_at += 1 / 50
+            next_at += 1 / TARGET_RATE
             time.sleep(max(0.0, next_at - time.perf_counter()))
             started = time.perf_counter()
             session.post(report_url, data=envelope, headers={"Content-Type": "application/json"}, timeout=30).raise_for_status()
             steady.append(time.perf_counter() - started)
+        wall, cpu = time.perf_counter() - wall0, hub.cpu() - cpu0
+        figures["paced_rate"] = len(paced) / wall
+        figures["paced_core_pct"] = 100 * cpu / wall
+        figures["paced_cpu_ms"] = 1000 * cpu / len(paced)
         figures["p50_ms"] = 1000 * statistics.median(steady)
         figures["p99_ms"] = 1000 * percentile(steady, 0.99)
         # 3. a month of plays, as per-day totals, then the dashboard
@@ -271,6 +279,7 @@ def run_backend(name: str, keys: list[bytes], pool: Any, parts: int, live_rounds
         figures["hub_rss_mb"] = hub.ps.memory_info().rss / 1e6
     finally:
         hub.stop()
+        shutil.rmtree(folder, ignore_errors=True)
         if admin is not None:
             admin.execute(f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
             admin.close()
@@ -291,14 +300,16 @@ def main() -> None:
     results = {}
     with multiprocessing.get_context("fork").Pool(parts) as pool:
         for backend in args.backends.split(","):
-            results[backend] = run_backend(backend, keys, pool, parts, live_rounds, month_days)
+            results[backend] = run_backend(backend, keys, pool, parts, live_rounds, month_days, 300 if args.quick else len(keys))
     rows = [
         ("reports ingested", "reports", "{:.0f}"),
         ("reports/s (saturated, 4 senders)", "per_s", "{:.0f}"),
-        ("hub CPU per report (ms)", "cpu_ms_per_report", "{:.2f}"),
-        ("10,000 boards / 5 min: % of one core (goal < 10)", "core_pct_10k", "{:.1f}"),
-        ("latency at 50 reports/s p50 (ms)", "p50_ms", "{:.1f}"),
-        ("latency at 50 reports/s p99 (ms)", "p99_ms", "{:.1f}"),
+        ("hub CPU per report, saturated (ms)", "cpu_ms_per_report", "{:.2f}"),
+        ("paced at 33.3 reports/s (10,000 boards / 5 min): rate", "paced_rate", "{:.1f}"),
+        ("  hub CPU, % of one core (goal < 10)", "paced_core_pct", "{:.1f}"),
+        ("  hub CPU per report (ms)", "paced_cpu_ms", "{:.2f}"),
+        ("  latency p50 (ms)", "p50_ms", "{:.1f}"),
+        ("  latency p99 (ms)", "p99_ms", "{:.1f}"),
         ("latency saturated p99 (ms)", "p99_saturated_ms", "{:.1f}"),
         ("seeding the month (s)", "seed_s", "{:.1f}"),
         ("dashboard / median (ms, goal < 300)", "dash_median_ms", "{:.0f}"),

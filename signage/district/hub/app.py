@@ -109,7 +109,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def receive_envelope(request: Request, limit: int, handle: Callable[[bytes], dict[str, Any] | Refusal]) -> Response:
+    async def receive_envelope(
+        request: Request, limit: int, handle: Callable[[bytes], dict[str, Any] | Refusal], *, on_loop: bool = False
+    ) -> Response:
         try:
             raw = await read_body(request, limit)
         except _TooLarge as exc:
@@ -117,7 +119,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         except ClientDisconnect:
             return Response(status_code=400)
         try:
-            outcome = await run_in_threadpool(handle, raw)
+            # A report is about a millisecond of CPU and one short transaction: run on the loop, it skips a thread
+            # hand-over that costs as much again, and writes reach the database one at a time (no lock waits).
+            outcome = handle(raw) if on_loop else await run_in_threadpool(handle, raw)
         except Exception:
             log.exception("storing %s failed", request.url.path)
             return JSONResponse({"ok": False, "error": "the hub could not store it; send again later"}, status_code=503)
@@ -140,7 +144,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         return {"ok": True, "seq": decision.seq, "duplicate": duplicate}
 
     async def post_report(request: Request) -> Response:
-        return await receive_envelope(request, config.max_report_bytes, handle_report)
+        return await receive_envelope(request, config.max_report_bytes, handle_report, on_loop=True)
 
     async def post_screenshot(request: Request) -> Response:
         return await receive_envelope(request, config.max_screenshot_bytes, handle_screenshot)
@@ -323,7 +327,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     ]
     middleware = [
         Middleware(
-            SessionMiddleware,
+            _OfficerSessions,
             secret_key=store.session_secret(),
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_SECONDS,
@@ -335,6 +339,19 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     app.state.store = store
     app.state.refusals = refusals
     return app
+
+
+BOARD_PATHS = frozenset({"/report", "/report/screenshot", "/healthz"})
+
+
+class _OfficerSessions(SessionMiddleware):
+    """Officers' sessions; the boards' endpoints (33 reports a second from 10,000 boards) go straight past."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in BOARD_PATHS:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _officer(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:

@@ -74,13 +74,14 @@ class _Prepared:
         self.sql = str(compiled)
         self.order: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
 
-    def run(self, conn: sa.Connection, rows: dict[str, Any] | list[dict[str, Any]]) -> sa.CursorResult[Any]:
+    def run(self, cursor: Any, rows: dict[str, Any] | list[dict[str, Any]]) -> Any:
+        """Run on a DB-API cursor of the transaction's connection (SQLAlchemy's per-call machinery skipped)."""
         order = self.order
-        if order is None:
-            return conn.exec_driver_sql(self.sql, rows if isinstance(rows, dict) else list(rows))
         if isinstance(rows, dict):
-            return conn.exec_driver_sql(self.sql, tuple(rows[name] for name in order))
-        return conn.exec_driver_sql(self.sql, [tuple(row[name] for name in order) for row in rows])
+            cursor.execute(self.sql, rows if order is None else tuple([rows[name] for name in order]))
+        else:
+            cursor.executemany(self.sql, rows if order is None else [tuple([row[name] for name in order]) for row in rows])
+        return cursor
 
 
 class HubStore:
@@ -89,6 +90,7 @@ class HubStore:
     def __init__(self, engine: Engine, timezone: ZoneInfo) -> None:
         self.engine = engine
         self.timezone = timezone
+        self._days: dict[int, str] = {}
         self.dialect = engine.dialect.name
         insert = _dialect_insert(engine)
         self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.reports.c.seq)
@@ -150,7 +152,7 @@ class HubStore:
         self._insert = insert
         prepare = partial(_Prepared, engine=engine)
         self._fast_report = prepare(self._insert_report, columns=[c.name for c in t.reports.c])
-        self._fast_plays = prepare(self._insert_plays, columns=[c.name for c in t.plays.c])
+        self._fast_plays = prepare(self._insert_plays, columns=[c.name for c in t.plays.c if c.name != "id"])
         self._fast_totals = prepare(self._insert_totals, columns=[c.name for c in t.play_totals.c])
         self._fast_play_days = prepare(self._upsert_play_days, columns=[c.name for c in t.play_days.c])
         self._fast_board_days = prepare(self._upsert_board_days, columns=[c.name for c in t.board_days.c])
@@ -185,9 +187,16 @@ class HubStore:
         self.engine.dispose()
 
     def local_day(self, moment: datetime | float) -> str:
-        if isinstance(moment, float | int):
-            moment = datetime.fromtimestamp(moment, self.timezone)
-        return moment.astimezone(self.timezone).date().isoformat()
+        """The hub's local day of a moment (cached by quarter hour: every zone's midnight falls on one)."""
+        return self._day_of_quarter(int((moment.timestamp() if isinstance(moment, datetime) else moment) // 900))
+
+    def _day_of_quarter(self, quarter: int) -> str:
+        day = self._days.get(quarter)
+        if day is None:
+            if len(self._days) > 100_000:
+                self._days.clear()
+            day = self._days[quarter] = datetime.fromtimestamp(quarter * 900, self.timezone).date().isoformat()
+        return day
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -208,27 +217,28 @@ class HubStore:
         board, seq = report.board, report.seq
         received = epoch(received_at)
         with self.engine.begin() as conn:
+            cursor = conn.connection.cursor()
             inserted = self._fast_report.run(
-                conn,
+                cursor,
                 {
                     "board": board,
                     "seq": seq,
                     "received_at": received,
                     "sent_at": epoch(report.sent_at),
-                    "body": report.body.decode("utf-8"),
                 },
             )
-            if inserted.first() is None:  # RETURNING names no row: the (board, seq) was held already
+            if inserted.fetchone() is None:  # RETURNING names no row: the (board, seq) was held already
                 return True
             play_rows = []
             days: dict[tuple[str, int, str], list[float]] = {}
             board_days: Counter[str] = Counter()
             for index, play in enumerate(report.plays):
-                day = self.local_day(play.started_at)
+                started = play.started_at.timestamp()
+                day = self.local_day(started)
                 play_rows.append(
                     {
                         "board": board, "seq": seq, "idx": index, "bulletin": play.bulletin, "revision": play.revision,
-                        "started_at": epoch(play.started_at), "day": day, "shown_s": play.shown_s,
+                        "started_at": started, "day": day, "shown_s": play.shown_s,
                         "completed": play.completed, "reason": play.reason,
                     }
                 )  # fmt: skip
@@ -251,12 +261,12 @@ class HubStore:
                 sums[2] += total.shown_s
                 board_days[total.day] += total.count
             if play_rows:
-                self._fast_plays.run(conn, play_rows)
+                self._fast_plays.run(cursor, play_rows)
             if total_rows:
-                self._fast_totals.run(conn, total_rows)
+                self._fast_totals.run(cursor, total_rows)
             if days:
                 self._fast_play_days.run(
-                    conn,
+                    cursor,
                     [
                         {
                             "board": board,
@@ -274,10 +284,10 @@ class HubStore:
             day_rows = [{"board": board, "day": day, "heartbeats": int(day == heartbeat_day), "plays": n} for day, n in board_days.items()]
             if heartbeat_day not in board_days:
                 day_rows.append({"board": board, "day": heartbeat_day, "heartbeats": 1, "plays": 0})
-            self._fast_board_days.run(conn, day_rows)
+            self._fast_board_days.run(cursor, day_rows)
             status = report.status
             self._fast_state.run(
-                conn,
+                cursor,
                 {
                     "board": board, "last_seen": received, "last_seq": seq, "sent_at": epoch(report.sent_at),
                     "status": json.dumps(status.raw, ensure_ascii=False), "version": status.version,
@@ -289,7 +299,7 @@ class HubStore:
             )  # fmt: skip
             if report.commands_done:
                 self._fast_commands.run(
-                    conn,
+                    cursor,
                     [
                         {
                             "board": board,
@@ -315,7 +325,7 @@ class HubStore:
                     "command": shot.command, "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb,
                 },
             )  # fmt: skip
-            if inserted.first() is None:  # RETURNING names no row: the (board, seq) was held already
+            if inserted.fetchone() is None:  # RETURNING names no row: the (board, seq) was held already
                 return True
             conn.execute(self._prune_shots, {"b": shot.board, "keep": keep})
             conn.execute(
