@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,8 +80,12 @@ def test_a_report_is_stored_once_and_shown(hub: Hub) -> None:
     assert "23/11/2026 09:06" in page  # last seen, in the hub's time zone
     assert '<span class="big">1</span> Trực tuyến' in page and '<span class="big">1</span> Mất kết nối' in page
     assert "<svg" in page and "Lượt phát theo ngày" in page
-    bulletins = hub.officer().get(hub.url + "/bulletins?from=2026-11-23&to=2026-11-23", timeout=10).text
-    assert "hq-2026-0142" in bulletins and "UBND xã Tan Quan</a> (1)" in bulletins  # once, not twice
+    officer = hub.officer()
+    bulletins = officer.get(hub.url + "/bulletins?from=2026-11-23&to=2026-11-23", timeout=10).text
+    assert "/bulletins/hq-2026-0142?from=2026-11-23&amp;to=2026-11-23" in bulletins
+    where = officer.get(hub.url + "/bulletins/hq-2026-0142?from=2026-11-23&to=2026-11-23", timeout=10).text
+    assert '<a href="/boards/tan-quan">UBND xã Tan Quan</a>' in where and "đã phát trên 1 bảng, 1 lượt" in where  # once, not twice
+    assert "23/11/2026" in where
 
 
 def test_refusals_answer_and_never_stop_the_next_report(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
@@ -120,6 +125,8 @@ def test_merged_totals_in_bulletins_and_csv(hub: Hub) -> None:
     officer = hub.officer()
     page = officer.get(hub.url + "/bulletins?from=2026-11-20&to=2026-11-23", timeout=10).text
     assert '<td class="num">413</td>' in page
+    where = officer.get(hub.url + "/bulletins/hq-7?from=2026-11-20&to=2026-11-23", timeout=10).text
+    assert "đã phát trên 1 bảng, 413 lượt" in where  # the tan-quan play is ten days earlier: outside the period
     answer = officer.get(hub.url + "/export.csv?from=2026-11-20&to=2026-11-23", timeout=10)
     assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
     assert answer.headers["content-type"].startswith("text/csv")
@@ -188,3 +195,28 @@ def test_a_board_goes_offline_after_three_heartbeats(hub: Hub) -> None:
     assert '<span class="big">1</span> Trực tuyến' in page and '<span class="big">1</span> Mất kết nối' in page
     hub.clock.now = START + minutes(1) + minutes(16)
     assert '<span class="big">0</span> Trực tuyến' in officer.get(hub.url + "/", timeout=10).text
+
+
+def test_a_province_of_boards_pages_the_table_with_trouble_first_and_finds_by_name(tmp_path: Path) -> None:
+    keys = {f"xa-{n:03d}": Ed25519PrivateKey.generate() for n in range(130)}
+    config = HubConfig.load(write_hub_config(tmp_path, keys))
+    clock = Clock(START + minutes(1))
+    app = create_app(config, clock=clock)
+    app.state.store.set_user("an", hash_password(PASSWORD), START)
+    with serve(app) as url:
+        hub = Hub(url, keys, clock)
+        for n in range(0, 130, 2):  # every other board reports; one of them with an error
+            status = {"last_error": "feed: hết hạn"} if n == 64 else {}
+            assert hub.post(report_envelope(keys[f"xa-{n:03d}"], f"xa-{n:03d}", 1, status=status)).status_code == 200
+        officer = hub.officer()
+        first = officer.get(url + "/", timeout=10).text
+        rows = re.findall(r'<a href="/boards/(xa-\d+)">', first)
+        assert len(rows) == 100 and "Trang 1/2" in first and '<span class="big">65</span> Trực tuyến' in first
+        assert rows[:65] == [f"xa-{n:03d}" for n in range(1, 130, 2)]  # the silent ones first
+        assert rows[65] == "xa-064"  # then the one with an error, then the rest
+        second = re.findall(r'<a href="/boards/(xa-\d+)">', officer.get(url + "/?page=2", timeout=10).text)
+        assert len(second) == 30 and not set(second) & set(rows)
+        found = officer.get(url + "/?q=xa-12", timeout=10).text
+        silent_first = (121, 123, 125, 127, 129, 120, 122, 124, 126, 128)
+        assert re.findall(r'<a href="/boards/(xa-\d+)">', found) == [f"xa-{n:03d}" for n in silent_first]
+        assert officer.get(url + "/?page=99", timeout=10).status_code == 200  # past the end: the last page

@@ -194,10 +194,17 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         moment = now()
         today = moment.astimezone(config.timezone).date()
         days14, days30 = dashboard.last_days(today, 14), dashboard.last_days(today, 30)
+        query = request.query_params.get("q", "")[:100]
+        states = store.board_states()
+        ranked, online = dashboard.triage(config.boards, states, moment, config.heartbeat_seconds, query)
+        pages_count = max(1, -(-len(ranked) // dashboard.PAGE_SIZE))
+        page_text = request.query_params.get("page", "1")
+        page = min(pages_count, max(1, int(page_text))) if page_text.isdigit() and len(page_text) < 6 else 1
+        shown = ranked[(page - 1) * dashboard.PAGE_SIZE : page * dashboard.PAGE_SIZE]
         views = dashboard.board_views(
-            config.boards,
-            store.board_states(),
-            store.board_days(days14[0], today),
+            shown,
+            states,
+            store.board_days(days14[0], today, boards=[board.id for board in shown]),
             days14,
             moment,
             config.timezone,
@@ -205,17 +212,22 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         )
         per_day = store.plays_per_day(days30[0], today)
         plays_chart = charts.bar_chart([(day, per_day.get(day.isoformat(), 0)) for day in days30], label="Lượt phát theo ngày")
-        uptime = dashboard.mean_uptime(views, days14)
+        heard = store.heard_seconds_per_day(days14[0], today, config.heartbeat_seconds)
+        uptime = dashboard.mean_uptime_from_totals(heard, len(config.boards), days14, moment, config.timezone)
         uptime_chart = charts.bar_chart(
             [(day, value * 100) for day, value in uptime], label="Thời gian hoạt động", unit="%", maximum=100, colour="#2e8b57"
         )
-        online = sum(view.online for view in views)
         return pages.render(
             request,
             "dashboard.html",
             views=views,
+            boards_total=len(config.boards),
+            matching=len(ranked),
+            query=query,
+            page=page,
+            pages_count=pages_count,
             online=online,
-            offline=len(views) - online,
+            offline=len(config.boards) - online,
             plays_chart=plays_chart,
             uptime_chart=uptime_chart,
             plays_today=per_day.get(today.isoformat(), 0),
@@ -267,15 +279,23 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         if isinstance(period, Response):
             return period
         first, last = period
-        grouped: dict[str, dict[str, Any]] = {}
-        for row in store.bulletin_boards(first, last):
-            entry = grouped.setdefault(row.bulletin, {"bulletin": row.bulletin, "count": 0, "completed": 0, "shown_s": 0.0, "boards": []})
-            entry["count"] += int(row.count)
-            entry["completed"] += int(row.completed)
-            entry["shown_s"] += float(row.shown_s)
-            entry["boards"].append((row.board, board_names.get(row.board, row.board), int(row.count)))
-        rows = sorted(grouped.values(), key=lambda entry: (-entry["count"], entry["bulletin"]))
-        return pages.render(request, "bulletins.html", rows=rows, first=first, last=last)
+        return pages.render(request, "bulletins.html", rows=store.bulletin_totals(first, last), first=first, last=last)
+
+    @_officer(page=True)
+    def bulletin_page(request: Request) -> Response:
+        bulletin = request.path_params["bulletin"]
+        today = now().astimezone(config.timezone).date()
+        period = _period(request, today - timedelta(days=6), today)
+        if isinstance(period, Response):
+            return period
+        first, last = period
+        rows = [
+            (row.board, board_names.get(row.board, row.board), int(row.count), int(row.completed), float(row.shown_s), row.first_day,
+             row.last_day)
+            for row in store.bulletin_boards(first, last, bulletin)
+        ]  # fmt: skip
+        rows.sort(key=lambda row: (-row[2], row[1]))
+        return pages.render(request, "bulletin.html", bulletin=bulletin, rows=rows, first=first, last=last)
 
     @_officer(page=False)
     def screenshot(request: Request) -> Response:
@@ -321,6 +341,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         Route("/", overview, methods=["GET"]),
         Route("/boards/{board}", board_page, methods=["GET"]),
         Route("/bulletins", bulletins_page, methods=["GET"]),
+        Route("/bulletins/{bulletin}", bulletin_page, methods=["GET"]),
         Route("/screenshots/{board}/{name}", screenshot, methods=["GET"]),
         Route("/export.csv", export_csv, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -432,7 +453,7 @@ class _Pages:
         self.env.filters["when"] = self.when
         self.env.filters["ago"] = self.ago
         self.env.filters["gb"] = lambda value: "—" if value is None else f"{value / 1e9:.1f} GB"
-        self.env.filters["day"] = lambda value: value.strftime("%d/%m/%Y")
+        self.env.filters["day"] = lambda value: (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d/%m/%Y")
 
     def when(self, value: float | datetime | None) -> str:
         if value is None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from signage.district.hub.config import BoardEntry
 
 OFFLINE_AFTER_HEARTBEATS = 3
+PAGE_SIZE = 100  # boards per page of the table: a province's thousand boards stay a fast page
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def board_views(
     timezone: ZoneInfo,
     default_heartbeat_s: float,
 ) -> list[BoardView]:
-    """The board table: offline boards first (they need attention), then by id."""
+    """The rows of the board table, in the order of `boards` (see `triage`)."""
     heartbeats: dict[tuple[str, str], int] = {(row.board, row.day): int(row.heartbeats) for row in day_rows}
     views = []
     for board in boards:
@@ -76,16 +77,44 @@ def board_views(
             count = heartbeats.get((board.id, day.isoformat()))
             uptime.append((day, None if count is None else uptime_fraction(count, interval, day, now, timezone)))
         views.append(BoardView(board.id, board.name, is_online(last_seen, interval, now), last_seen, interval, state, uptime))
-    views.sort(key=lambda view: (view.online, view.id))
     return views
 
 
-def mean_uptime(views: Sequence[BoardView], days: Sequence[date]) -> list[tuple[date, float]]:
-    """Per day, the mean uptime over every configured board (a board not heard from that day counts 0)."""
-    if not views:
-        return [(day, 0.0) for day in days]
+def triage(
+    boards: Sequence[BoardEntry], states: Mapping[str, Any], now: datetime, default_heartbeat_s: float, query: str = ""
+) -> tuple[list[BoardEntry], int]:
+    """The boards in the table's order, those needing attention first (offline, then with an error), then by id;
+    only those whose id or name contains `query` (case- and accent-sensitive as typed). Also: how many are online."""
+    needle = query.strip().casefold()
+    ranked = []
+    online_count = 0
+    for board in boards:
+        state = states.get(board.id)
+        online = is_online(state.last_seen if state is not None else None, heartbeat_of(state, default_heartbeat_s), now)
+        online_count += online
+        if needle and needle not in board.id.casefold() and needle not in board.name.casefold():
+            continue
+        ranked.append((online, not (state is not None and state.last_error), board.id, board))
+    ranked.sort(key=lambda entry: entry[:3])
+    return [entry[3] for entry in ranked], online_count
+
+
+def mean_uptime_from_totals(
+    seconds: Mapping[str, float], boards: int, days: Sequence[date], now: datetime, timezone: ZoneInfo
+) -> list[tuple[date, float]]:
+    """Per day, the mean uptime over `boards` boards from the day's heard-from seconds summed over them."""
     result = []
-    for index, day in enumerate(days):
-        total = sum(view.uptime[index][1] or 0.0 for view in views)
-        result.append((day, total / len(views)))
+    for day in days:
+        span = 86400.0 * max(1, boards)
+        if day == now.astimezone(timezone).date():
+            span = max(1.0, uptime_span(day, now, timezone)) * max(1, boards)
+        result.append((day, min(1.0, seconds.get(day.isoformat(), 0.0) / span)))
     return result
+
+
+def uptime_span(day: date, now: datetime, timezone: ZoneInfo) -> float:
+    """Seconds of `day` gone by `now`: the whole day, or today's part."""
+    local_now = now.astimezone(timezone)
+    if day == local_now.date():
+        return (local_now - datetime.combine(day, time(0), timezone)).total_seconds()
+    return 86400.0

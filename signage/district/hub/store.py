@@ -371,13 +371,29 @@ class HubStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(t.board_state).where(t.board_state.c.board == board)).first()
 
-    def board_days(self, first: date, last: date, board: str | None = None) -> list[sa.Row[Any]]:
-        """(board, day, heartbeats, plays) for the days in [first, last]."""
+    def board_days(self, first: date, last: date, board: str | None = None, boards: Sequence[str] | None = None) -> list[sa.Row[Any]]:
+        """(board, day, heartbeats, plays) for the days in [first, last], for one board, some, or all."""
         query = sa.select(t.board_days).where(t.board_days.c.day.between(first.isoformat(), last.isoformat()))
         if board is not None:
             query = query.where(t.board_days.c.board == board)
+        if boards is not None:
+            query = query.where(t.board_days.c.board.in_(list(boards)))
         with self.engine.connect() as conn:
             return list(conn.execute(query))
+
+    def heard_seconds_per_day(self, first: date, last: date, default_heartbeat_s: float) -> dict[str, float]:
+        """Per day, the seconds each board was heard from (heartbeats × its interval, at most a day), summed over boards."""
+        bd, bs = t.board_days, t.board_state
+        heard = bd.c.heartbeats * sa.func.coalesce(bs.c.heartbeat_s, default_heartbeat_s)
+        capped = sa.case((heard > 86400.0, 86400.0), else_=heard)
+        query = (
+            sa.select(bd.c.day, sa.func.sum(capped))
+            .select_from(bd.outerjoin(bs, bs.c.board == bd.c.board))
+            .where(bd.c.day.between(first.isoformat(), last.isoformat()))
+            .group_by(bd.c.day)
+        )
+        with self.engine.connect() as conn:
+            return {day: float(total or 0.0) for day, total in conn.execute(query)}
 
     def plays_per_day(self, first: date, last: date) -> dict[str, int]:
         query = (
@@ -388,7 +404,25 @@ class HubStore:
         with self.engine.connect() as conn:
             return {day: int(total or 0) for day, total in conn.execute(query)}
 
-    def bulletin_boards(self, first: date, last: date) -> list[sa.Row[Any]]:
+    def bulletin_totals(self, first: date, last: date) -> list[sa.Row[Any]]:
+        """Per bulletin in [first, last]: plays, completed, seconds shown, boards it played on (daily aggregates)."""
+        pd = t.play_days
+        query = (
+            sa.select(
+                pd.c.bulletin,
+                sa.func.sum(pd.c.count).label("count"),
+                sa.func.sum(pd.c.completed).label("completed"),
+                sa.func.sum(pd.c.shown_s).label("shown_s"),
+                sa.func.count(sa.distinct(pd.c.board)).label("boards"),
+            )
+            .where(pd.c.day.between(first.isoformat(), last.isoformat()))
+            .group_by(pd.c.bulletin)
+            .order_by(sa.func.sum(pd.c.count).desc(), pd.c.bulletin)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def bulletin_boards(self, first: date, last: date, bulletin: str | None = None) -> list[sa.Row[Any]]:
         """Per bulletin and board in [first, last]: plays, completed, seconds shown (from the daily aggregates)."""
         pd = t.play_days
         query = (
@@ -405,6 +439,8 @@ class HubStore:
             .group_by(pd.c.bulletin, pd.c.board)
             .order_by(pd.c.bulletin, pd.c.board)
         )
+        if bulletin is not None:
+            query = query.where(pd.c.bulletin == bulletin)
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
