@@ -25,12 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from signage.district.hub import charts, dashboard
 from signage.district.hub.config import HubConfig
+from signage.district.hub.endpoint import BoardEndpoints, Endpoint
 from signage.district.hub.ingest import PinnedBoards, Refusal, decide_report, decide_screenshot, thumbnail
 from signage.district.hub.store import HubStore
 
@@ -79,7 +80,7 @@ def hash_password(password: str) -> str:
     return PasswordHasher().hash(password)
 
 
-def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore | None = None) -> Starlette:
+def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore | None = None) -> BoardEndpoints:
     """The hub as an ASGI app. `clock` gives "now" (tests pass a fixed one); the store is opened here unless given."""
     now = clock or (lambda: datetime.now(config.timezone))
     own_store = store is None
@@ -91,11 +92,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     board_names = {board.id: board.name for board in config.boards}
     pages = _Pages(config, now)
 
-    def refuse(request: Request, status: int, reason: str) -> JSONResponse:
-        remote = request.client.host if request.client else "?"
-        log.warning("refused %s from %s: %d %s", request.url.path, remote, status, reason)
-        refusals.appendleft(RefusalRecord(now(), remote, request.url.path, status, reason))
-        return JSONResponse({"ok": False, "error": reason}, status_code=status)
+    def refused(remote: str, path: str, status: int, reason: str) -> None:
+        log.warning("refused %s from %s: %d %s", path, remote, status, reason)
+        refusals.appendleft(RefusalRecord(now(), remote, path, status, reason))
 
     async def read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
@@ -104,30 +103,10 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:  # refused as soon as the limit is passed, whatever the headers said
+            if size > limit:
                 raise _TooLarge(f"body is over the limit of {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    async def receive_envelope(
-        request: Request, limit: int, handle: Callable[[bytes], dict[str, Any] | Refusal], *, on_loop: bool = False
-    ) -> Response:
-        try:
-            raw = await read_body(request, limit)
-        except _TooLarge as exc:
-            return refuse(request, 413, str(exc))
-        except ClientDisconnect:
-            return Response(status_code=400)
-        try:
-            # A report is about a millisecond of CPU and one short transaction: run on the loop, it skips a thread
-            # hand-over that costs as much again, and writes reach the database one at a time (no lock waits).
-            outcome = handle(raw) if on_loop else await run_in_threadpool(handle, raw)
-        except Exception:
-            log.exception("storing %s failed", request.url.path)
-            return JSONResponse({"ok": False, "error": "the hub could not store it; send again later"}, status_code=503)
-        if isinstance(outcome, Refusal):
-            return refuse(request, outcome.status, outcome.reason)
-        return JSONResponse(outcome)
 
     def handle_report(raw: bytes) -> dict[str, Any] | Refusal:
         decision = decide_report(raw, pinned)
@@ -142,12 +121,6 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             return decision
         duplicate = store.ingest_screenshot(decision, thumbnail(decision.png), now(), config.screenshots_kept)
         return {"ok": True, "seq": decision.seq, "duplicate": duplicate}
-
-    async def post_report(request: Request) -> Response:
-        return await receive_envelope(request, config.max_report_bytes, handle_report, on_loop=True)
-
-    async def post_screenshot(request: Request) -> Response:
-        return await receive_envelope(request, config.max_screenshot_bytes, handle_screenshot)
 
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -332,8 +305,6 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             store.close()
 
     routes = [
-        Route("/report", post_report, methods=["POST"]),
-        Route("/report/screenshot", post_screenshot, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -348,7 +319,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     ]
     middleware = [
         Middleware(
-            _OfficerSessions,
+            SessionMiddleware,
             secret_key=store.session_secret(),
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_SECONDS,
@@ -356,23 +327,14 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             https_only=False,  # a district office LAN often has no TLS; SameSite=Lax still keeps cross-site posts out
         )
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.store = store
-    app.state.refusals = refusals
-    return app
-
-
-BOARD_PATHS = frozenset({"/report", "/report/screenshot", "/healthz"})
-
-
-class _OfficerSessions(SessionMiddleware):
-    """Officers' sessions; the boards' endpoints (33 reports a second from 10,000 boards) go straight past."""
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in BOARD_PATHS:
-            await self.app(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+    officers_app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    officers_app.state.store = store
+    officers_app.state.refusals = refusals
+    endpoints = {
+        "/report": Endpoint(config.max_report_bytes, handle_report, on_loop=True),
+        "/report/screenshot": Endpoint(config.max_screenshot_bytes, handle_screenshot, on_loop=False),  # Pillow: off the loop
+    }
+    return BoardEndpoints(officers_app, endpoints, refused)
 
 
 def _officer(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
