@@ -6,7 +6,10 @@ cache and database created), then reads /proc/<pid>/io of the player (and any ch
 a --minutes window and extrapolates to an hour. Goal: under 1 MB/hour apart from new content. Prints figures;
 asserts nothing.
 
-  .venv/bin/python bench/wear.py [--minutes 3] [--settle 20] [--dir /var/tmp]
+With --report-every S the board also reports to a hub (a local HTTP server answering 200) every S
+seconds: the heartbeat's transaction (plays, status, the queue) and the delivery's delete are the writes.
+
+  .venv/bin/python bench/wear.py [--minutes 3] [--settle 20] [--dir /var/tmp] [--report-every 60]
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,11 +81,33 @@ def human(n: float) -> str:
     return str(n)
 
 
+def _sink() -> ThreadingHTTPServer:
+    """A stand-in hub on loopback: takes every POST with 200 (the hub's own costs are bench/hub.py's)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            server.posts += 1  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.posts = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="measured window (default 3)")
     parser.add_argument("--settle", type=float, default=20.0, help="seconds before the window starts (default 20)")
     parser.add_argument("--dir", type=Path, default=Path("/var/tmp"), help="where the temporary data_dir goes (default /var/tmp)")
+    parser.add_argument("--report-every", type=float, metavar="S", help="also report to a local hub every S seconds")
     args = parser.parse_args()
     signage = shutil.which("signage", path=str(Path(sys.executable).parent)) or shutil.which("signage")
     if not signage:
@@ -98,6 +125,13 @@ def main() -> int:
             f'[playlists]\npaths = ["{ROOT / "playlists" / "demo.toml"}"]\n\n'
             '[display]\non = "00:00"\noff = "23:59"\n'
         )
+        sink = None
+        if args.report_every:
+            sink = _sink()
+            subprocess.run([signage, "keygen", "--out", str(base / "board.key")], check=True, capture_output=True)
+            with config.open("a") as handle:
+                handle.write(f'\n[report]\nurl = "http://127.0.0.1:{sink.server_address[1]}/report"\nkey = "board.key"\n')
+                handle.write(f"heartbeat_seconds = {args.report_every}\n")
         env = {
             **os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "XDG_STATE_HOME": str(base / "state"),
             "XDG_CACHE_HOME": str(base / "cache"), "HOME": str(base), "PYTHONDONTWRITEBYTECODE": "1",
@@ -128,7 +162,8 @@ def main() -> int:
         cancelled = end.get("cancelled_write_bytes", 0) - start.get("cancelled_write_bytes", 0)
         wchar = end.get("wchar", 0) - start.get("wchar", 0)
         log_bytes = log.stat().st_size
-        print(f"wear: demo board, headless, {args.minutes:g} min measured after {args.settle:g} s; data_dir on {fs_type(base)} ({base})")
+        reporting = f", reporting every {args.report_every:g} s ({sink.posts} reports taken)" if sink else ""
+        print(f"wear: demo board, headless{reporting}, {args.minutes:g} min measured after {args.settle:g} s; data_dir on {fs_type(base)}")
         print(f"  disk writes (write_bytes - cancelled):  {human(written - cancelled)} -> {human((written - cancelled) / hours)}/hour")
         print(f"  write() calls of any kind (wchar):      {human(wchar)} -> {human(wchar / hours)}/hour (incl. log lines, pipes)")
         print(f"  data_dir size change:                   {human(size1 - size0)} -> {human((size1 - size0) / hours)}/hour")

@@ -26,6 +26,7 @@ from signage.report import payload as payloads
 from signage.report.plays import Play, PlayLog
 from signage.report.queue import ReportQueue
 from signage.report.reporter import Reporter
+from signage.status import board_status
 from signage.store.db import Store
 
 from .reportsink import Sink, serve
@@ -182,12 +183,14 @@ def test_hub_down_then_up_every_play_arrives_exactly_once(tmp_path: Path) -> Non
             played.append(log.end(T0 + timedelta(minutes=n, seconds=k * 2 + 2), "expired"))
         assert reporter.heartbeat() == n + 1
     assert "cannot connect" in (reporter.last_error or "")
+    assert board_status(load_config(config_path), T0)["reports_queued"] == 5  # `signage status` says what waits
     sink = Sink(public)
     with serve(sink, port):
         reporter.heartbeat()  # the sixth, and everything queued before it
     assert sorted(sink.reports) == [1, 2, 3, 4, 5, 6] and sink.duplicates == 0
     assert sink.plays() == [p.as_json() for p in played if p is not None]
     assert reporter.last_error is None
+    assert board_status(load_config(config_path), T0)["reports_queued"] == 0
     store = Store(tmp_path / "state" / "board.db")
     assert store.db.execute("SELECT count(*) FROM report_queue").fetchone()[0] == 0
     store.close()
