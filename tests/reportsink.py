@@ -24,6 +24,7 @@ class Sink:
     screenshots: dict[int, Image.Image] = field(default_factory=dict)
     requests: int = 0
     duplicates: int = 0
+    refuse: set[int] = field(default_factory=set)  # report seqs answered 400 (and not kept)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, path: str, body: bytes) -> None:
@@ -37,6 +38,8 @@ class Sink:
             self.screenshots[seq] = image
             return
         report = json.loads(verify(body, REPORT_TYPE, [self.public_key], 1, "sink").payload)
+        if report["seq"] in self.refuse:
+            raise ValueError(f"seq {report['seq']} refused")
         if report["seq"] in self.reports:
             self.duplicates += 1
         self.reports[report["seq"]] = report
@@ -59,12 +62,15 @@ def serve(sink: Sink, port: int = 0) -> Iterator[str]:
                 sink.requests += 1
                 mode = sink.mode
                 if mode in ("ok", "drop"):
-                    sink.take(self.path, body)
+                    try:
+                        sink.take(self.path, body)
+                    except ValueError:
+                        mode = "400"
             if mode == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            status = {"ok": 200, "500": 500, "401": 401}[mode]
+            status = {"ok": 200, "500": 500, "401": 401, "400": 400}[mode]
             answer = json.dumps({"ok": status == 200}).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))

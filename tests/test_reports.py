@@ -226,6 +226,20 @@ def test_a_refusing_hub_keeps_the_reports_queued(tmp_path: Path) -> None:
         assert sorted(sink.reports) == [1, 2]
 
 
+def test_one_refused_report_stays_queued_and_the_others_go(tmp_path: Path) -> None:
+    sink = Sink(b"", refuse={2})
+    with serve(sink) as url:
+        config_path, sink.public_key = reporting_board(tmp_path, url)
+        reporter = reporter_for(config_path, PlayLog())
+        for _ in range(3):
+            reporter.heartbeat()
+        assert sorted(sink.reports) == [1, 3] and "HTTP 400" in (reporter.last_error or "")
+        assert board_status(load_config(config_path), T0)["reports_queued"] == 1
+        sink.refuse.clear()
+        reporter.send()
+        assert sorted(sink.reports) == [1, 2, 3] and reporter.last_error is None
+
+
 def test_a_missing_board_key_stops_the_start_naming_the_file(tmp_path: Path) -> None:
     config_path, _ = reporting_board(tmp_path, "http://127.0.0.1:9/report")
     (tmp_path / "board.key").unlink()

@@ -33,7 +33,8 @@ from signage.store.files import ContentStore
 log = logging.getLogger(__name__)
 
 Live = Callable[[], tuple[str | None, bool | None]]  # (now playing, display on), from the player
-CLOSING_TIMEOUT = (2.0, 5.0)  # the last report at stop must not hold up a restart
+CLOSING_TIMEOUT = (2.0, 5.0)
+PENDING_BATCH = 500  # queue entries read at a time while sending  # the last report at stop must not hold up a restart
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -165,10 +166,8 @@ class Reporter:
             self.sender.timeout = timeout
         try:
             while True:
-                batch = queue.pending()
-                if not batch:
-                    self.last_error = None
-                    return sent
+                batch = queue.pending(PENDING_BATCH)
+                failed = False
                 for entry in batch:
                     outcome = self.sender.post(entry)
                     if outcome.delivered:
@@ -176,13 +175,16 @@ class Reporter:
                         sent += 1
                         continue
                     assert outcome.error is not None
+                    failed = True
                     queue.failed(entry.seq, outcome.error, uncertain=outcome.uncertain)
                     if self.last_error != outcome.error:
                         log.warning("report: seq %d not delivered: %s", entry.seq, outcome.error)
                     self.last_error = outcome.error
                     if outcome.stop:
                         return sent
-                if len(batch) < 500:  # all of it delivered
+                if failed:  # a refused entry stays queued for the next heartbeat; the rest went
+                    return sent
+                if len(batch) < PENDING_BATCH:  # all of it delivered
                     self.last_error = None
                     return sent
         finally:
