@@ -220,3 +220,13 @@ def test_a_province_of_boards_pages_the_table_with_trouble_first_and_finds_by_na
         silent_first = (121, 123, 125, 127, 129, 120, 122, 124, 126, 128)
         assert re.findall(r'<a href="/boards/(xa-\d+)">', found) == [f"xa-{n:03d}" for n in silent_first]
         assert officer.get(url + "/?page=99", timeout=10).status_code == 200  # past the end: the last page
+
+
+def test_too_many_wrong_passwords_make_the_name_wait(hub: Hub) -> None:
+    officer = requests.Session()
+    for _ in range(5):
+        assert officer.post(hub.url + "/login", data={"username": "an", "password": "đoán-bừa"}, timeout=10).status_code == 401
+    held = officer.post(hub.url + "/login", data={"username": "an", "password": PASSWORD}, timeout=10)
+    assert held.status_code == 429 and "thử lại sau 15 phút" in held.text  # even the right password, for now
+    hub.clock.now += minutes(15)
+    assert officer.post(hub.url + "/login", data={"username": "an", "password": PASSWORD}, timeout=10).url == hub.url + "/"

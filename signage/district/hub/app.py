@@ -34,6 +34,7 @@ from signage.district.hub.config import HubConfig
 from signage.district.hub.endpoint import BoardEndpoints, Endpoint
 from signage.district.hub.ingest import PinnedBoards, Refusal, decide_report, decide_screenshot, thumbnail
 from signage.district.hub.store import HubStore
+from signage.district.hub.throttle import SignInThrottle
 
 log = logging.getLogger("signage.hub")
 
@@ -88,6 +89,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     store.sync_boards(config.boards)
     pinned = PinnedBoards([(board.id, board.public_key) for board in config.boards])
     officers = Officers(store)
+    throttle = SignInThrottle()
     refusals: deque[RefusalRecord] = deque(maxlen=REFUSALS_KEPT)
     board_names = {board.id: board.name for board in config.boards}
     pages = _Pages(config, now)
@@ -148,9 +150,18 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             return PlainTextResponse("too many form fields", status_code=400)
         name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "")))
+        remote = request.client.host if request.client else "?"
+        keys, moment = (f"name:{name.casefold()[:100]}", f"addr:{remote}"), now().timestamp()
+        wait = throttle.wait_s(keys, moment)
+        if wait > 0:
+            log.warning("sign-in for %r from %s refused: too many wrong passwords", name[:100], remote)
+            error = f"Nhập sai quá nhiều lần. Vui lòng thử lại sau {max(1, round(wait / 60))} phút."
+            return pages.render(request, "login.html", status=429, error=error, username=name, next=target)
         if not await run_in_threadpool(officers.check, name, password):
-            log.warning("failed sign-in for %r from %s", name[:100], request.client.host if request.client else "?")
+            throttle.failed(keys, moment)
+            log.warning("failed sign-in for %r from %s", name[:100], remote)
             return pages.render(request, "login.html", status=401, error="Sai tên đăng nhập hoặc mật khẩu.", username=name, next=target)
+        throttle.succeeded(keys[0])
         request.session.clear()
         request.session["user"] = name
         log.info("officer %s signed in", name)
