@@ -145,7 +145,15 @@ def verify(
     """Verify a DSSE envelope: at least `threshold` distinct pinned keys must have signed PAE(type, payload)."""
     if threshold < 1:
         raise error(f"{origin}: a signature threshold below 1 would trust unsigned feeds")
-    envelope = loads_strict(raw, origin, error)
+    return verify_parsed(loads_strict(raw, origin, error), payload_type, pinned, threshold, origin, error)
+
+
+def verify_parsed(
+    envelope: Any, payload_type: str, pinned: Sequence[bytes], threshold: int, origin: str, error: type[SignageError] = FeedRejected
+) -> Verified:
+    """`verify` for an envelope already read with `loads_strict` (the hub reads it once to answer 400s first)."""
+    if threshold < 1:
+        raise error(f"{origin}: a signature threshold below 1 would trust unsigned feeds")
     if not isinstance(envelope, dict):
         raise error(f"{origin}: envelope is not a JSON object")
     claimed_type, payload_b64, signatures = envelope.get("payloadType"), envelope.get("payload"), envelope.get("signatures")

@@ -188,7 +188,7 @@ def _verify(raw: bytes, pinned: PinnedBoards, payload_type: str) -> tuple[str, b
     for board_id, raw_key in candidates:
         try:
             # The claimed type is what the signature covers; whether it is the expected one is asked after.
-            verified = envelope.verify(raw, claimed_type, [raw_key], 1, "envelope", _Rejected)
+            verified = envelope.verify_parsed(outer, claimed_type, [raw_key], 1, "envelope", _Rejected)
         except _Rejected:
             continue
         if claimed_type != payload_type:
