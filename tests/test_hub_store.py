@@ -135,3 +135,24 @@ def test_users(store: HubStore) -> None:
     assert store.set_user("an", "hash-1", START) is True
     assert store.set_user("an", "hash-2", START) is False
     assert store.password_hash("an") == "hash-2" and store.password_hash("bình") is None
+
+
+def test_postgresql_ingest_survives_a_dropped_connection(postgres_url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    hub = HubStore.open(database_url(tmp_path / "hub.toml", postgres_url), TZ)
+    raw = public_raw(KEY)
+    hub.sync_boards([BoardEntry("tan-quan", "UBND xã Tân Quan", raw, key_id(raw))])
+    try:
+        assert hub.ingest_report(report(1, plays=[play("hq-1", START)]), START) is False
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server restarts, a proxy drops it...
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(psycopg.OperationalError):
+            hub.ingest_report(report(2, plays=[play("hq-1", START)]), START)  # answered 503: the board sends it again
+        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is False  # a new connection
+        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is True
+        assert [row.seq for row in hub.recent_plays("tan-quan")] in ([1, 2], [2, 1])
+    finally:
+        hub.close()

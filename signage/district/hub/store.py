@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ class HubStore:
         self.engine = engine
         self.timezone = timezone
         self._days: dict[int, str] = {}
+        self._ingest_conn: Any = None
+        self._ingest_lock = threading.Lock()
         self.dialect = engine.dialect.name
         insert = _dialect_insert(engine)
         self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.reports.c.seq)
@@ -186,6 +189,23 @@ class HubStore:
         self._fast_board_days = prepare(self._upsert_board_days, columns=[c.name for c in t.board_days.c])
         self._fast_state = prepare(self._upsert_state, columns=[c.name for c in t.board_state.c])
         self._fast_commands = prepare(self._upsert_commands, columns=[c.name for c in t.commands_done.c])
+        self._row_lists = {
+            id(self._fast_plays): "plays",
+            id(self._fast_totals): "totals",
+            id(self._fast_play_days): "play_days",
+            id(self._fast_board_days): "board_days",
+            id(self._fast_commands): "commands",
+        }
+        self._pg_report_sql = self._one_statement() if self.dialect == "postgresql" else ""
+
+    def _one_statement(self) -> str:
+        """PostgreSQL: a whole report as one statement (data-modifying CTEs), atomic by itself: one round trip."""
+        parts = [("w_report", self._fast_report_strict.sql), ("w_state", self._fast_state.sql)]
+        for prepared in (self._fast_plays, self._fast_totals, self._fast_play_days, self._fast_board_days, self._fast_commands):
+            name = self._row_lists[id(prepared)]
+            assert prepared.rows_sql is not None
+            parts.append((f"w_{name}", prepared.rows_sql.replace("%(rows)s", f"%({name})s")))
+        return "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql in parts) + " SELECT 1"
 
     def _later_seen(self, excluded: Any) -> Any:
         """The later of the stored and the new `last_seen`."""
@@ -212,6 +232,8 @@ class HubStore:
         return cls(engine, timezone)
 
     def close(self) -> None:
+        if self._ingest_conn is not None:
+            self._drop_ingest_connection()
         self.engine.dispose()
 
     def local_day(self, moment: datetime | float) -> str:
@@ -254,27 +276,48 @@ class HubStore:
         return False
 
     def _ingest_pipelined(self, first: dict[str, Any], rest: list[tuple[_Prepared, Any]]) -> bool:
-        """PostgreSQL: every statement of the report in one pipeline (one round trip, not one per statement).
+        """PostgreSQL: the report as one statement in autocommit (one round trip; it is atomic by itself).
 
-        A (board, seq) already held fails the first insert on the primary key; the pipeline's other
-        statements are then skipped and the transaction rolls back, so nothing is stored twice.
+        A (board, seq) already held fails the statement on a primary key (the report's, or its totals'),
+        and the whole statement with it, so nothing is stored twice.
         """
         import psycopg.errors
 
+        params: dict[str, Any] = dict.fromkeys(self._row_lists.values(), "[]")
+        params.update(first)
+        for prepared, rows in rest:
+            if isinstance(rows, dict):  # the board's state
+                params.update(rows)
+            else:
+                params[self._row_lists[id(prepared)]] = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+        connection = self._ingest_connection()
         try:
-            with self.engine.begin() as conn:
-                driver = conn.connection.driver_connection
-                assert driver is not None
-                cursor = driver.cursor()
-                with driver.pipeline():
-                    self._fast_report_strict.run(cursor, first)
-                    for prepared, rows in rest:
-                        prepared.run(cursor, rows)
+            connection.execute(self._pg_report_sql, params)
         except psycopg.errors.UniqueViolation as exc:
-            if exc.diag.constraint_name != "reports_pkey":
+            # Both keys hold a (board, seq): whichever part of the statement meets it first, the report was held.
+            if exc.diag.constraint_name not in ("reports_pkey", "play_totals_pkey"):
                 raise
             return True
+        except psycopg.OperationalError:
+            self._drop_ingest_connection()  # the next report reconnects; this one is answered 503 and sent again
+            raise
         return False
+
+    def _ingest_connection(self) -> Any:
+        """Reports' own autocommit connection (the pool's would set and reset autocommit: round trips each time)."""
+        import psycopg
+
+        with self._ingest_lock:
+            if self._ingest_conn is None or self._ingest_conn.closed:
+                url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._ingest_conn = psycopg.connect(url, autocommit=True)
+            return self._ingest_conn
+
+    def _drop_ingest_connection(self) -> None:
+        with self._ingest_lock:
+            if self._ingest_conn is not None:
+                self._ingest_conn.close()
+                self._ingest_conn = None
 
     def _report_rows(self, report: Report, received: float) -> tuple[dict[str, Any], list[tuple[_Prepared, Any]]]:
         """The report's row, and the other statements' rows: plays, totals, daily aggregates, state, commands."""
