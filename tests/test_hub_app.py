@@ -86,6 +86,8 @@ def test_a_report_is_stored_once_and_shown(hub: Hub) -> None:
     where = officer.get(hub.url + "/bulletins/hq-2026-0142?from=2026-11-23&to=2026-11-23", timeout=10).text
     assert '<a href="/boards/tan-quan">UBND xã Tan Quan</a>' in where and "đã phát trên 1 bảng, 1 lượt" in where  # once, not twice
     assert "23/11/2026" in where
+    board = officer.get(hub.url + "/boards/tan-quan", timeout=10).text
+    assert "23/11/2026 09:05:00" in board and "T09:05" not in board  # the board's clock and last sync, readable
 
 
 def test_refusals_answer_and_never_stop_the_next_report(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:

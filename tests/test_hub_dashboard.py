@@ -59,3 +59,9 @@ def test_mean_uptime_over_every_board_from_summed_seconds() -> None:
     heard = {"2026-11-22": 86400.0, "2026-11-23": 21600.0}  # one board all day; today half of the 12 h gone, for one
     assert mean_uptime_from_totals(heard, 3, days, NOW, TZ) == [(date(2026, 11, 22), 1 / 3), (date(2026, 11, 23), 0.5 / 3)]
     assert mean_uptime_from_totals({}, 0, days, NOW, TZ) == [(date(2026, 11, 22), 0.0), (date(2026, 11, 23), 0.0)]
+
+
+def test_chart_axis_labels_stay_short() -> None:
+    from signage.district.hub.charts import _short
+
+    assert [_short(v) for v in (950, 1440, 28800, 2_880_000, 3_000_000)] == ["950", "1.4k", "29k", "2.9M", "3M"]

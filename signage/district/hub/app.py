@@ -425,6 +425,7 @@ class _Pages:
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
         self.env.filters["when"] = self.when
         self.env.filters["ago"] = self.ago
+        self.env.filters["stamp"] = self.stamp
         self.env.filters["gb"] = lambda value: "—" if value is None else f"{value / 1e9:.1f} GB"
         self.env.filters["day"] = lambda value: (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d/%m/%Y")
 
@@ -437,6 +438,18 @@ class _Pages:
             else value.astimezone(self.config.timezone)
         )
         return moment.strftime("%d/%m/%Y %H:%M")
+
+    def stamp(self, value: object) -> str:
+        """A board's ISO 8601 time as `23/11/2026 18:29:13` in the hub's zone (its own text if it is not one)."""
+        if not isinstance(value, str) or not value:
+            return "—"
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.utcoffset() is None:
+            return value
+        return moment.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M:%S")
 
     def ago(self, value: float | None) -> str:
         if value is None:

@@ -76,6 +76,8 @@ def uptime_strip(days: Sequence[tuple[date, float | None]], *, cell: int = 9, ga
 
 
 def _short(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M".replace(".0M", "M")
     if value >= 10000:
         return f"{value / 1000:.0f}k"
     if value >= 1000:
