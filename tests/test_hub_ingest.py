@@ -157,6 +157,9 @@ def changed_play(**fields: Any) -> dict[str, Any]:
         ({"commands_done": [{"id": "cmd-1", "ok": "yes"}]}, "commands_done[0].ok"),
         ({"covers_seq": [4, 9]}, "covers_seq"),
         ({"covers_seq": [5, 4]}, "covers_seq"),
+        ({"heartbeat_days": [{"day": "2026-11-23", "count": -1}]}, "heartbeat_days[0].count"),
+        ({"heartbeat_days": [{"day": "hôm qua", "count": 3}]}, "heartbeat_days[0].day"),
+        ({"heartbeat_days": {"2026-11-23": 3}}, "heartbeat_days"),
     ],
 )
 def test_bad_fields_are_400_naming_the_field(change: dict[str, Any], field: str) -> None:

@@ -156,3 +156,14 @@ def test_postgresql_ingest_survives_a_dropped_connection(postgres_url: str, tmp_
         assert [row.seq for row in hub.recent_plays("tan-quan")] in ([1, 2], [2, 1])
     finally:
         hub.close()
+
+
+def test_a_merged_report_brings_the_heartbeats_it_stands_for(store: HubStore) -> None:
+    beats = [{"day": "2026-11-20", "count": 288}, {"day": "2026-11-21", "count": 100}]
+    merged = report(12, covers_seq=[12, 399], play_totals=[TOTAL], heartbeat_days=beats)
+    assert store.ingest_report(merged, START) is False
+    rows = {row.day: int(row.heartbeats) for row in store.board_days(date(2026, 11, 1), date(2026, 11, 30))}
+    assert rows == {"2026-11-20": 288, "2026-11-21": 100}  # not one heartbeat on the day it arrived
+    store.ingest_report(report(400), START)
+    rows = {row.day: int(row.heartbeats) for row in store.board_days(date(2026, 11, 1), date(2026, 11, 30))}
+    assert rows["2026-11-23"] == 1

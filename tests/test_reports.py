@@ -87,6 +87,7 @@ def test_merging_reports_keeps_every_count_second_and_completion(reports: list[l
     totals = merged["play_totals"]
     assert merged["seq"] == 5 and merged["covers_seq"] == [5, 4 + len(reports)] and merged["status"] == {"n": 4 + len(reports)}
     assert sum(t["count"] for t in totals) == len(flat)
+    assert sum(h["count"] for h in merged["heartbeat_days"]) == len(reports)  # each merged report was a heartbeat
     assert sum(t["completed"] for t in totals) == sum(c for *_, c in flat)
     assert sum(t["shown_s"] for t in totals) == pytest.approx(sum(round(s, 2) for _, _, s, _ in flat), abs=0.01 * max(1, len(totals)))
     for total in totals:  # each play counted on the local day it started

@@ -53,7 +53,15 @@ def merge(payloads: Sequence[dict[str, Any]], timezone: ZoneInfo) -> dict[str, A
         entry[1] += completed
         entry[2] += shown_s
 
+    heartbeats: dict[str, int] = {}
     for payload in ordered:
+        # Each report merged was a heartbeat of the board, on the local day it was made: the hub's uptime.
+        if "heartbeat_days" in payload:
+            for entry in payload["heartbeat_days"]:
+                heartbeats[entry["day"]] = heartbeats.get(entry["day"], 0) + entry["count"]
+        else:
+            day = datetime.fromisoformat(payload["sent_at"]).astimezone(timezone).date().isoformat()
+            heartbeats[day] = heartbeats.get(day, 0) + 1
         for play in payload.get("plays", []):
             day = datetime.fromisoformat(play["started_at"]).astimezone(timezone).date().isoformat()
             add(play["bulletin"], play["revision"], day, 1, int(play["completed"]), play["shown_s"])
@@ -70,6 +78,7 @@ def merge(payloads: Sequence[dict[str, Any]], timezone: ZoneInfo) -> dict[str, A
         [done for payload in ordered for done in payload.get("commands_done", [])],
     )
     merged["covers_seq"] = list(covers)
+    merged["heartbeat_days"] = [{"day": day, "count": count} for day, count in sorted(heartbeats.items())]
     merged["play_totals"] = [
         {"bulletin": b, "revision": r, "day": d, "count": int(c), "completed": int(k), "shown_s": round(s, 2)}
         for (b, r, d), (c, k, s) in sorted(totals.items())

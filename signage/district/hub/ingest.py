@@ -90,6 +90,7 @@ class Report:
     commands_done: tuple[CommandDone, ...]
     covers_seq: tuple[int, int] | None
     body: bytes  # the verified payload, stored as it came
+    heartbeat_days: tuple[tuple[str, int], ...] = ()  # a merged report: the heartbeats it stands for, by day
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,25 @@ def _parse_report(body: Any, payload: bytes) -> Report:
     plays = tuple(_play(entry, f"plays[{index}]") for index, entry in enumerate(_list(body, "plays")))
     totals = tuple(_total(entry, f"play_totals[{index}]") for index, entry in enumerate(_list(body, "play_totals")))
     commands = tuple(_command(entry, f"commands_done[{index}]") for index, entry in enumerate(_list(body, "commands_done")))
-    return Report(board, seq, sent_at, status, plays, totals, commands, covers_seq, payload)
+    beats = tuple(_heartbeat_day(entry, f"heartbeat_days[{index}]") for index, entry in enumerate(_list(body, "heartbeat_days")))
+    return Report(board, seq, sent_at, status, plays, totals, commands, covers_seq, payload, beats)
+
+
+def _day(value: Any, where: str) -> str:
+    day = _text(value, "day", where=where, required=True)
+    try:
+        if len(day) != 10:
+            raise ValueError
+        date.fromisoformat(day)
+    except ValueError:
+        raise _Malformed(f"{where}.day: expected YYYY-MM-DD, got {day[:40]!r}") from None
+    return day
+
+
+def _heartbeat_day(value: Any, where: str) -> tuple[str, int]:
+    if not isinstance(value, dict):
+        raise _Malformed(f"{where}: expected an object")
+    return _day(value, where), _integer(value, "count", low=0, high=MAX_SEQ, where=where, required=True)
 
 
 def _status(value: Any) -> Status:
@@ -265,13 +284,7 @@ def _play(value: Any, where: str) -> Play:
 def _total(value: Any, where: str) -> PlayTotal:
     if not isinstance(value, dict):
         raise _Malformed(f"{where}: expected an object")
-    day = _text(value, "day", where=where, required=True)
-    try:
-        if len(day) != 10:
-            raise ValueError
-        date.fromisoformat(day)
-    except ValueError:
-        raise _Malformed(f"{where}.day: expected YYYY-MM-DD, got {day[:40]!r}") from None
+    day = _day(value, where)
     count = _integer(value, "count", low=0, high=MAX_SEQ, where=where, required=True)
     completed = _integer(value, "completed", low=0, high=count, where=where, required=True)
     return PlayTotal(

@@ -377,10 +377,10 @@ class HubStore:
                     ],
                 )
             )
-        heartbeat_day = self.local_day(report.sent_at)
-        day_rows = [{"board": board, "day": day, "heartbeats": int(day == heartbeat_day), "plays": n} for day, n in board_days.items()]
-        if heartbeat_day not in board_days:
-            day_rows.append({"board": board, "day": heartbeat_day, "heartbeats": 1, "plays": 0})
+        # A report is one heartbeat on the day it was sent; a merged one brings the heartbeats it stands for.
+        beats = dict(report.heartbeat_days) if report.heartbeat_days else {self.local_day(report.sent_at): 1}
+        day_rows = [{"board": board, "day": day, "heartbeats": beats.get(day, 0), "plays": n} for day, n in board_days.items()]
+        day_rows += [{"board": board, "day": day, "heartbeats": n, "plays": 0} for day, n in beats.items() if day not in board_days]
         rest.append((self._fast_board_days, day_rows))
         status = report.status
         rest.append((
