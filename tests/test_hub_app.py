@@ -86,7 +86,10 @@ def test_a_report_is_stored_once_and_shown(hub: Hub) -> None:
     where = officer.get(hub.url + "/bulletins/hq-2026-0142?from=2026-11-23&to=2026-11-23", timeout=10).text
     assert '<a href="/boards/tan-quan">UBND xã Tan Quan</a>' in where and "đã phát trên 1 bảng, 1 lượt" in where  # once, not twice
     assert "23/11/2026" in where
+    note = "accepted sequence 7 below the stored 9: key rotation recovery"
+    hub.post(report_envelope(hub.keys["tan-quan"], "tan-quan", 89, status={"feed_notes": note}))
     board = officer.get(hub.url + "/boards/tan-quan", timeout=10).text
+    assert "Ghi chú nguồn tin" in board and note in board
     assert "23/11/2026 09:05:00" in board and "T09:05" not in board  # the board's clock and last sync, readable
 
 

@@ -279,6 +279,7 @@ def test_the_player_reports_what_it_showed_and_sends_the_real_frame(tmp_path: Pa
     assert done == [{"id": "cmd-9", "ok": True, "at": done[0]["at"], "detail": f"screenshot seq {min(sink.screenshots)}"}]
     last = sink.reports[max(sink.reports)]["status"]
     assert last["now_playing"] is None and last["heartbeat_s"] == 2 and last["version"]  # the last report: the board stopping
+    assert last["feed_notes"] is None and last["clock_behind_trusted"] is False and last["disk_free_bytes"] > 0
     # the screenshot is the real frame on screen, downscaled
     expected = Image.frombytes("RGB", (640, 360), frame).resize((320, 180), Image.Resampling.LANCZOS)
     difference = ImageChops.difference(expected, shot.convert("RGB"))

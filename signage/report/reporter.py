@@ -95,6 +95,7 @@ class Reporter:
             "disk_free_bytes": disk_free,
             "clock": now.isoformat(),
             "clock_behind_trusted": clock_note is not None,
+            "feed_notes": record.notes,  # e.g. a lower sequence accepted once after a key rotation
             "heartbeat_s": self.section.heartbeat_seconds,
         }
 
