@@ -194,24 +194,33 @@ DISPLAY_KEYS = {
 SECTIONS = {"board", "feed", "inbox", "playlists", "display", "ticker", "report"}
 
 
-def load_config(path: Path) -> BoardConfig:
-    """Read and validate the board's config; every problem is a one-line `ConfigError`."""
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file's TOML; a missing, unreadable or invalid file is a one-line `ConfigError` naming it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(raw, path.resolve())
+
+
+def check_sections(raw: Mapping[str, Any], path: Path, sections: set[str]) -> None:
+    """An unknown top-level section is an error naming it (a typo must not pass silently)."""
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of: {', '.join(sorted(sections))})")
+
+
+def load_config(path: Path) -> BoardConfig:
+    """Read and validate the board's config; every problem is a one-line `ConfigError`."""
+    path = Path(path)
+    return parse_config(read_toml(path), path.resolve())
 
 
 def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
-    unknown = sorted(set(raw) - SECTIONS)
-    if unknown:
-        raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of: {', '.join(sorted(SECTIONS))})")
+    check_sections(raw, path, SECTIONS)
     for name in raw:
         if not isinstance(raw[name], Mapping):
             raise ConfigError(f"{path}: {name}: expected a [{name}] table")

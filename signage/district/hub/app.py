@@ -256,10 +256,14 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             default_to=today.isoformat(),
         )
 
+    def last_days_of(request: Request, days: int) -> tuple[date, date] | Response:
+        """The period a page asks for (`from`, `to`), by default the last `days` days to today."""
+        today = now().astimezone(config.timezone).date()
+        return _period(request, today - timedelta(days=days - 1), today)
+
     @_officer(page=True)
     def bulletins_page(request: Request) -> Response:
-        today = now().astimezone(config.timezone).date()
-        period = _period(request, today - timedelta(days=6), today)
+        period = last_days_of(request, 7)
         if isinstance(period, Response):
             return period
         first, last = period
@@ -268,8 +272,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     @_officer(page=True)
     def bulletin_page(request: Request) -> Response:
         bulletin = request.path_params["bulletin"]
-        today = now().astimezone(config.timezone).date()
-        period = _period(request, today - timedelta(days=6), today)
+        period = last_days_of(request, 7)
         if isinstance(period, Response):
             return period
         first, last = period
@@ -294,8 +297,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
 
     @_officer(page=False)
     def export_csv(request: Request) -> Response:
-        today = now().astimezone(config.timezone).date()
-        period = _period(request, today - timedelta(days=29), today)
+        period = last_days_of(request, 30)
         if isinstance(period, Response):
             return period
         first, last = period

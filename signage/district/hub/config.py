@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from signage.config import Table, resolve
+from signage.config import Table, check_sections, read_toml, resolve
 from signage.envelope import key_id, parse_public_key
 from signage.errors import ConfigError
 from signage.model import BOARD_ID
@@ -75,21 +74,11 @@ def database_url(config_path: Path, raw: str) -> str:
 def load_hub_config(path: Path) -> HubConfig:
     """Read and validate the hub's config; every problem is a one-line `ConfigError` naming file and key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_hub_config(raw, path.resolve())
+    return parse_hub_config(read_toml(path), path.resolve())
 
 
 def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
-    unknown = sorted(set(raw) - SECTIONS)
-    if unknown:
-        raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of: {', '.join(sorted(SECTIONS))})")
+    check_sections(raw, path, SECTIONS)
     if not isinstance(raw.get("hub", {}), Mapping):
         raise ConfigError(f"{path}: hub: expected a [hub] table")
     t = Table(path, "hub", raw.get("hub", {}), HUB_KEYS)

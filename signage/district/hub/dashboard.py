@@ -47,12 +47,9 @@ def last_days(today: date, count: int) -> list[date]:
 
 def uptime_fraction(heartbeats: int, heartbeat_s: float, day: date, now: datetime, timezone: ZoneInfo) -> float:
     """heartbeats × interval over the day's length (today: the part already gone), at most 1."""
-    local_now = now.astimezone(timezone)
-    if day == local_now.date():
-        elapsed = (local_now - datetime.combine(day, time(0), timezone)).total_seconds()
-        span = max(elapsed, heartbeat_s)
-    else:
-        span = 86400.0
+    span = uptime_span(day, now, timezone)
+    if span < 86400.0:  # today: at least one interval, so the first heartbeat is not over 100 %
+        span = max(span, heartbeat_s)
     return min(1.0, heartbeats * heartbeat_s / span)
 
 

@@ -89,7 +89,7 @@ class Report:
     play_totals: tuple[PlayTotal, ...]
     commands_done: tuple[CommandDone, ...]
     covers_seq: tuple[int, int] | None
-    body: bytes  # the verified payload, stored as it came
+    body: bytes  # the verified payload, as it came
     heartbeat_days: tuple[tuple[str, int], ...] = ()  # a merged report: the heartbeats it stands for, by day
 
 

@@ -149,9 +149,7 @@ class HubStore:
         self._upsert_state = ins.on_conflict_do_update(
             index_elements=["board"],
             set_={
-                "last_seen": sa.case(
-                    (ins.excluded.last_seen > t.board_state.c.last_seen, ins.excluded.last_seen), else_=t.board_state.c.last_seen
-                ),
+                "last_seen": self._later_seen(ins.excluded),
                 # A late, older report (a merged backlog) adds its plays but never overwrites a newer status.
                 **{name: sa.case((newer, ins.excluded[name]), else_=t.board_state.c[name]) for name in status_columns},
             },
@@ -161,9 +159,7 @@ class HubStore:
         self._upsert_state_screenshot = ins.on_conflict_do_update(
             index_elements=["board"],
             set_={
-                "last_seen": sa.case(
-                    (ins.excluded.last_seen > t.board_state.c.last_seen, ins.excluded.last_seen), else_=t.board_state.c.last_seen
-                ),
+                "last_seen": self._later_seen(ins.excluded),
                 "screenshot_seq": sa.case((newer_shot, ins.excluded.screenshot_seq), else_=t.board_state.c.screenshot_seq),
                 "screenshot_at": sa.case((newer_shot, ins.excluded.screenshot_at), else_=t.board_state.c.screenshot_at),
             },
