@@ -197,7 +197,8 @@ class Schedule:
     _counts: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
     _events: list[tuple[datetime, int, str]] = field(default_factory=list)  # (when, order, id): membership may change
     _passes: dict[str, float] = field(default_factory=dict)
-    _vtime: float | None = None  # the pass of the latest turn; None before the first
+    _vtime: float | None = None  # the highest pass a turn has started at; None before the first
+    _joining: set[str] = field(default_factory=set)  # newcomers whose pass is the join's, not yet played
     _pools: dict[bool, Pool] = field(default_factory=lambda: {False: [], True: []})
     _current: Decision | None = None
     _screen_change: datetime | None = None
@@ -330,10 +331,16 @@ class Schedule:
         for entry in live[:-1]:
             heapq.heappush(pool, entry)
         bid = chosen[2]
-        # A newcomer's early pass wins it the next turn only: from there it falls in line with the rest.
-        floor = chosen[0] if self._vtime is None else max(chosen[0], self._vtime)
-        self._passes[bid] = floor + STRIDE[self._members[bid].playable.bulletin.priority]
-        self._vtime = chosen[0]  # the pass of the latest turn: newcomers join just ahead of it
+        # A turn advances the chosen pass by its stride. A newcomer's early pass wins it the next turn only:
+        # from there it falls in line with the rest. Nothing else moves a pass, so one that was passed over
+        # (never twice in a row) keeps its credit and plays next, and the shares hold (high twice each normal).
+        base = chosen[0]
+        if bid in self._joining:
+            self._joining.discard(bid)
+            base = base if self._vtime is None else max(base, self._vtime)
+        self._passes[bid] = base + STRIDE[self._members[bid].playable.bulletin.priority]
+        # The highest pass a turn has started at: newcomers join just ahead of it.
+        self._vtime = chosen[0] if self._vtime is None else max(self._vtime, chosen[0])
         heapq.heappush(pool, (self._passes[bid], chosen[1], bid))
         return bid
 
@@ -343,7 +350,9 @@ class Schedule:
             # Just ahead of the current pass: the newcomer plays at the next turn, with no burst
             # of catch-up turns for the time it was away.
             ahead = 0.0 if self._vtime is None else self._vtime - 0.5
-            self._passes[bid] = max(self._passes.get(bid, -math.inf), ahead)
+            if self._passes.get(bid, -math.inf) < ahead:
+                self._passes[bid] = ahead
+                self._joining.add(bid)
         self._playing[bid] = member.emergency
         self._counts[member.emergency] += 1
         heapq.heappush(self._pools[member.emergency], (self._passes[bid], member.order, bid))

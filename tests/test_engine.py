@@ -420,6 +420,34 @@ def test_every_playable_bulletin_appears_within_a_cycle_property() -> None:
     check()
 
 
+def test_a_high_bulletin_passed_over_keeps_its_credit_and_shows_twice_each_normal() -> None:
+    """Two normals ahead of one high in the list: the high was shown only 1.5 times as often."""
+    sequence = ids(plan(RULES, [item("n1"), item("n2"), item("h", priority="high")], at(0, 9), hours=6))
+    counts = Counter(sequence)
+    assert counts["h"] / counts["n1"] == pytest.approx(2.0, rel=0.05)
+    assert all(a != b for a, b in itertools.pairwise(sequence))
+
+
+def test_high_shows_twice_each_normal_over_long_windows_property() -> None:
+    @PROPERTY
+    @given(
+        normals=st.integers(2, 6),
+        highs=st.integers(1, 3),
+        durations=st.lists(st.sampled_from([5.0, 10.0, 20.0]), min_size=9, max_size=9),
+        order=st.randoms(use_true_random=False),
+    )
+    def check(normals: int, highs: int, durations: list[float], order) -> None:
+        playables = [item(f"n{i}", duration=durations[i]) for i in range(normals)]
+        playables += [item(f"h{i}", priority="high", duration=durations[normals + i]) for i in range(highs)]
+        order.shuffle(playables)
+        counts = Counter(ids(plan(RULES, playables, ANCHOR, hours=4)))
+        for high in (f"h{i}" for i in range(highs)):
+            for normal in (f"n{i}" for i in range(normals)):
+                assert counts[high] / counts[normal] == pytest.approx(2.0, rel=0.05), (high, normal, counts)
+
+    check()
+
+
 # -- the command ------------------------------------------------------------------------------
 
 
