@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAYLIST_CHECK_SECONDS = 10.0
+UNREACHABLE_BACKOFF_CAP_S = 600.0  # a feed down for long is tried at least every ten minutes
 INBOX_TICK_SECONDS = 0.25  # cheap when nothing moved: a look at an in-memory flag
 
 
@@ -93,20 +96,52 @@ class PlaylistWatch:
         return True
 
 
-class FeedPoll:
-    """Pulls the district feed; when what the board holds changed, posts the new content."""
+def unreachable_backoff_s(failures: int, poll_seconds: float, rng: random.Random, cap_s: float = UNREACHABLE_BACKOFF_CAP_S) -> float:
+    """How long to leave a feed alone after `failures` unreachable polls in a row: 0 after none, then
+    doubling from one interval up to `cap_s`, each drawn in its upper half (a district's boards, cut off
+    together, come back spread out rather than all at once when the server returns)."""
+    if failures <= 0:
+        return 0.0
+    ceiling = min(max(cap_s, poll_seconds), poll_seconds * 2.0 ** min(failures - 1, 32))
+    return rng.uniform(ceiling / 2, ceiling)
 
-    def __init__(self, config: BoardConfig, post: Callable[[Event], None], reload: Reload) -> None:
+
+class FeedPoll:
+    """Pulls the district feed; when what the board holds changed, posts the new content.
+
+    While the feed cannot be reached, polls are skipped with a growing backoff (on the monotonic clock,
+    so a clock that jumps neither stops nor hurries them); a district `sync` command (`wake`) ends it.
+    """
+
+    def __init__(
+        self,
+        config: BoardConfig,
+        post: Callable[[Event], None],
+        reload: Reload,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         from signage.feed.http import Fetcher
 
         self.config = config
         self.post = post
         self.reload = reload
         self.fetcher = Fetcher()
+        self.monotonic, self.sleep, self.rng = monotonic, sleep, rng or random.Random()
+        self.failures = 0
+        self._quiet_until = 0.0
+
+    def wake(self) -> None:
+        """The next run pulls whatever the backoff said."""
+        self._quiet_until = 0.0
 
     def run(self) -> None:
         from signage.feed.sync import open_store, sync
 
+        if self.monotonic() < self._quiet_until:
+            return
         try:
             store, files = open_store(self.config)
         except SignageError as exc:
@@ -114,7 +149,7 @@ class FeedPoll:
             return
         now = datetime.now(self.config.board.timezone)
         try:
-            result = sync(self.config, store, files, self.fetcher, lambda: datetime.now(self.config.board.timezone))
+            result = sync(self.config, store, files, self.fetcher, lambda: datetime.now(self.config.board.timezone), sleep=self.sleep)
             due = store.claim_commands(now)  # recorded as run before they run
         except SignageError as exc:  # recorded where it could be; never fatal to the board
             log.error("%s", exc)
@@ -123,6 +158,16 @@ class FeedPoll:
             store.close()
         if due:
             self.post(RunCommands(due))
+        if result.outcome == "unreachable":
+            assert self.config.feed is not None
+            self.failures += 1
+            wait = unreachable_backoff_s(self.failures, self.config.feed.poll_seconds, self.rng)
+            self._quiet_until = self.monotonic() + wait
+            log.warning("feed: %s (unreachable %d time(s) in a row; next try in %.0f s)", "; ".join(result.errors), self.failures, wait)
+            return
+        if self.failures:
+            log.info("feed: reachable again after %d failed poll(s)", self.failures)
+        self.failures, self._quiet_until = 0, 0.0
         if result.ok:
             log.info("feed: %s", "; ".join(result.lines()[:1] + result.lines()[1:2]))
         for line in result.errors + result.notes:
@@ -139,6 +184,7 @@ class Jobs:
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults=defaults)
         self.inbox: InboxWatch | None = None
+        self.feed: FeedPoll | None = None
 
     @classmethod
     def for_board(
@@ -165,7 +211,7 @@ class Jobs:
             jobs.inbox = InboxWatch(config, inbox_changed)
             jobs.scheduler.add_job(jobs.inbox.tick, IntervalTrigger(seconds=INBOX_TICK_SECONDS), id="inbox", name="drop folder")
         if config.feed is not None:
-            poll = FeedPoll(config, jobs.events.put, reload)
+            poll = jobs.feed = FeedPoll(config, jobs.events.put, reload)
             # Jitter spreads a district's boards over the interval; the first pull is at start.
             trigger = IntervalTrigger(seconds=config.feed.poll_seconds, jitter=config.feed.poll_seconds / 5)
             jobs.scheduler.add_job(poll.run, trigger, id="feed", name="feed poll", next_run_time=datetime.now(config.board.timezone))
@@ -182,6 +228,8 @@ class Jobs:
         job = self.scheduler.get_job(job_id)
         if job is None:
             return False
+        if job_id == "feed" and self.feed is not None:
+            self.feed.wake()
         job.modify(next_run_time=datetime.now(self.scheduler.timezone))
         return True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -265,6 +266,33 @@ def test_the_player_picks_up_a_synced_feed(district: District, server: FeedServe
     assert [p.bulletin.id for p in posted[0].playables] == ["khan"]
     FeedPoll(board, posted.append, lambda: load_content(board)).run()
     assert len(posted) == 1  # nothing changed: nothing posted
+
+
+def test_an_unreachable_feed_is_polled_with_a_growing_backoff_until_it_answers(district: District, server: FeedServer) -> None:
+    """Every poll retried a feed that could not be reached, as often as a working one, for as long as it was down."""
+    from signage.content import load_content
+    from signage.jobs import UNREACHABLE_BACKOFF_CAP_S, FeedPoll, unreachable_backoff_s
+
+    board = load_config(board_config(district, server))  # nothing published yet: feed.json answers 404
+    clock = [0.0]
+    poll = FeedPoll(board, [].append, lambda: load_content(board), monotonic=lambda: clock[0], sleep=lambda _: None, rng=random.Random(7))
+    tried_at = []
+    for second in range(0, 4 * 3600, 60):  # the scheduler's tick, every poll_seconds (60), for four hours
+        clock[0] = float(second)
+        before = len(server.requested("/feed.json"))
+        poll.run()
+        if len(server.requested("/feed.json")) > before:
+            tried_at.append(second)
+    gaps = [b - a for a, b in itertools.pairwise(tried_at)]
+    assert gaps[:3] == sorted(gaps[:3]) and gaps[0] >= 60  # growing
+    assert max(gaps) <= UNREACHABLE_BACKOFF_CAP_S + 60 and len(tried_at) < 4 * 60 / 5  # capped, and far fewer than 240 polls
+    district.bulletin("tin", body="Đã có mạng")
+    district.publish()
+    poll.wake()  # a district `sync` command, or the feed back: the next run pulls at once
+    poll.run()
+    assert poll.failures == 0 and server.requested("/feed.json")[-1]
+    assert unreachable_backoff_s(0, 60, random.Random(1)) == 0.0
+    assert all(240 <= unreachable_backoff_s(4, 60, random.Random(seed)) <= 480 for seed in range(50))
 
 
 @pytest.mark.slow
