@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("signage")
 DISTRICT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the district tools write times in Vietnam's zone
+HEADLESS_SECONDS = 30.0
+HEADLESS_SCREENSHOT_DIR = "screenshots"
+HEADLESS_SCREENSHOT_EVERY = 5.0
 
 
 def _positive(text: str) -> float:
@@ -33,6 +36,13 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    """`--for`: seconds, or 0 for until stopped."""
+    if text.strip() == "0":
+        return 0.0
+    return _positive(text)
 
 
 def _moment(text: str) -> datetime:
@@ -53,9 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     mode = play.add_mutually_exclusive_group()
     mode.add_argument("--headless", action="store_true", help="render offscreen, no display needed")
     mode.add_argument("--windowed", action="store_true", help="in a window instead of fullscreen")
-    play.add_argument("--for", dest="for_seconds", type=_positive, metavar="SECONDS", help="stop cleanly after this long")
+    play.add_argument(
+        "--for",
+        dest="for_seconds",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"stop cleanly after this long (0: until stopped; --headless alone: {HEADLESS_SECONDS:g})",
+    )
     play.add_argument("--screenshot-dir", type=Path, metavar="DIR", help="save frames as PNG here")
-    play.add_argument("--screenshot-every", type=_positive, metavar="SECONDS", help="how often to save a frame")
+    play.add_argument(
+        "--screenshot-every",
+        type=_positive,
+        metavar="SECONDS",
+        help=f"how often to save a frame (--headless alone: every {HEADLESS_SCREENSHOT_EVERY:g} s into {HEADLESS_SCREENSHOT_DIR}/)",
+    )
 
     plan = commands.add_parser("plan", help="what the board will show, computed by the player's own engine")
     plan.add_argument("--config", type=Path, help="the board's TOML config (default: the demo board)")
@@ -168,6 +189,18 @@ def _play(args: argparse.Namespace) -> int:
     from signage.render.output import DisplayOutput, HeadlessOutput
 
     config = _config(args.config)
+    if args.headless:
+        # Offscreen, a newcomer sees nothing unless frames are saved: by default half a minute, a frame every 5 s.
+        if args.for_seconds is None:
+            args.for_seconds = HEADLESS_SECONDS
+        if args.screenshot_dir is None:
+            args.screenshot_dir, args.screenshot_every = Path(HEADLESS_SCREENSHOT_DIR), HEADLESS_SCREENSHOT_EVERY
+        log.info(
+            "playing offscreen %s; a frame every %g s into %s/",
+            f"for {args.for_seconds:g} s" if args.for_seconds else "until stopped",
+            args.screenshot_every,
+            args.screenshot_dir,
+        )
     output = HeadlessOutput(config.display) if args.headless else DisplayOutput(config.display, windowed=args.windowed)
     try:
         player = Player(
@@ -179,7 +212,7 @@ def _play(args: argparse.Namespace) -> int:
             power=None if args.headless else ScreenPower(),
         )
         player.install_signal_handlers()
-        player.run(args.for_seconds)
+        player.run(args.for_seconds or None)
     finally:
         output.close()
     return 0

@@ -218,7 +218,27 @@ def test_play_without_a_display_says_so_in_one_line(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "signage", "play"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("signage: error: no display") and "signage play --headless" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("signage: error: no display") and "python3 -m signage play --headless" in lines[0]
+
+
+def test_the_no_display_hint_names_the_program_as_it_was_started_not_a_bare_name_off_the_path(tmp_path: Path) -> None:
+    """A fresh clone's `make run` on a machine with no screen hinted `signage play --headless`: not on the PATH."""
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    program = Path(sys.executable).parent / "signage"  # the venv's console script, as `make run` starts it
+    result = subprocess.run([str(program), "play"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    hint = result.stderr.split("`")[1]
+    assert hint.startswith(f"{program} play --headless --for 30 --screenshot-dir screenshots"), hint
+
+
+def test_play_headless_alone_saves_frames_a_newcomer_can_see(tmp_path: Path) -> None:
+    """`signage play --headless` alone ran forever and wrote nothing: now frames land in ./screenshots and it says so."""
+    result = subprocess.run(
+        [sys.executable, "-m", "signage", "play", "--headless", "--for", "1.5"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "a frame every 5 s into screenshots/" in result.stderr
+    assert list((tmp_path / "screenshots").glob("frame-*.png"))
 
 
 def test_usage_errors_exit_2() -> None:

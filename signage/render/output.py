@@ -16,6 +16,13 @@ import pygame
 
 from signage.config import DisplaySection
 from signage.errors import DisplayError
+from signage.paths import invocation
+
+
+def headless_hint() -> str:
+    """The command that plays offscreen and shows its frames, as this program was started."""
+    return f"{invocation()} play --headless --for 30 --screenshot-dir screenshots --screenshot-every 5"
+
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +98,18 @@ class DisplayOutput:
     def __init__(self, display: DisplaySection, *, windowed: bool = False) -> None:
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("SDL_VIDEODRIVER")):
             # Asking SDL anyway makes it probe and print its own noise; a console kiosk sets SDL_VIDEODRIVER=kmsdrm.
-            raise DisplayError("no display (DISPLAY and WAYLAND_DISPLAY are unset); run `signage play --headless` to play without a screen")
+            raise DisplayError(f"no display (DISPLAY and WAYLAND_DISPLAY are unset); run `{headless_hint()}` to play without a screen")
         os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
         os.environ.setdefault("SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS", "0")
         try:
             pygame.display.init()
         except pygame.error as exc:
-            raise DisplayError(f"no display available ({exc}); run `signage play --headless` to play without a screen") from None
+            raise DisplayError(f"no display available ({exc}); run `{headless_hint()}` to play without a screen") from None
         driver = pygame.display.get_driver()
         if driver in NO_DISPLAY_DRIVERS:
             pygame.display.quit()
             raise DisplayError(
-                f"no display (DISPLAY and WAYLAND_DISPLAY unset, SDL chose {driver!r}); "
-                "run `signage play --headless` to play without a screen"
+                f"no display (DISPLAY and WAYLAND_DISPLAY unset, SDL chose {driver!r}); run `{headless_hint()}` to play without a screen"
             )
         offset = display.offset
         if windowed:
