@@ -354,6 +354,42 @@ def parse_bulletin(data: Mapping[str, Any], spec: BulletinInput) -> Bulletin:
     )
 
 
+def bulletin_json(bulletin: Bulletin) -> dict[str, Any]:
+    """A bulletin as feed-v1 writes it (the inverse of `parse_bulletin`): the feed publishes it, the store keeps it."""
+    data: dict[str, Any] = {
+        "id": bulletin.id,
+        "revision": bulletin.revision,
+        "kind": bulletin.kind.value,
+        "title": bulletin.title,
+    }
+    if bulletin.body:
+        data["body"] = bulletin.body
+    if bulletin.media is not None:
+        data["media"] = {"sha256": bulletin.media.sha256, "bytes": bulletin.media.bytes, "type": bulletin.media.type}
+    if bulletin.duration_s is not None:
+        data["duration_s"] = int(bulletin.duration_s) if bulletin.duration_s.is_integer() else bulletin.duration_s
+    data["priority"] = bulletin.priority.value
+    for key in ("valid_from", "valid_until"):
+        moment = getattr(bulletin, key)
+        if moment is not None:
+            data[key] = moment.isoformat()
+    if bulletin.slots:
+        data["slots"] = [
+            {
+                "days": [DAY_NAMES[d] for d in sorted(slot.days)],
+                "from": f"{slot.start:%H:%M}",
+                "until": "24:00" if slot.end is None else f"{slot.end:%H:%M}",
+            }
+            for slot in bulletin.slots
+        ]
+    data["boards"] = list(bulletin.boards)
+    if bulletin.approved_by is not None:
+        data["approved_by"] = bulletin.approved_by
+    if bulletin.approved_at is not None:
+        data["approved_at"] = bulletin.approved_at.isoformat()
+    return data
+
+
 def parse_command(data: Mapping[str, Any], origin: str) -> Command:
     """Build a `Command` from the manifest's `commands`, or raise `BulletinError`."""
     f = _Fields(data, origin, "command: ")

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage import envelope
 from signage.errors import BulletinError, FeedRejected, MediaError, SignageError
-from signage.feed.manifest import FORMAT, MAX_SEQUENCE, bulletin_json, parse_manifest
-from signage.model import Bulletin, BulletinInput, Command, Source, parse_bulletin, parse_command
+from signage.feed.manifest import FORMAT, MAX_SEQUENCE, parse_manifest
+from signage.model import Bulletin, BulletinInput, Command, Source, bulletin_json, parse_bulletin, parse_command
 from signage.playlist import describe_media
 
 log = logging.getLogger(__name__)

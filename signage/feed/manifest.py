@@ -10,7 +10,7 @@ from typing import Any
 
 from signage.envelope import loads_strict
 from signage.errors import BulletinError, FeedRejected
-from signage.model import DAY_NAMES, Bulletin, BulletinInput, Command, Source, parse_bulletin, parse_command
+from signage.model import Bulletin, BulletinInput, Command, Source, parse_bulletin, parse_command
 
 log = logging.getLogger(__name__)
 
@@ -96,39 +96,3 @@ def parse_manifest(payload: bytes, origin: str) -> Manifest:
         commands=tuple(commands),
         rejected=tuple(rejected),
     )
-
-
-def bulletin_json(bulletin: Bulletin) -> dict[str, Any]:
-    """A bulletin as feed-v1 writes it (the inverse of `parse_bulletin` for feed bulletins)."""
-    data: dict[str, Any] = {
-        "id": bulletin.id,
-        "revision": bulletin.revision,
-        "kind": bulletin.kind.value,
-        "title": bulletin.title,
-    }
-    if bulletin.body:
-        data["body"] = bulletin.body
-    if bulletin.media is not None:
-        data["media"] = {"sha256": bulletin.media.sha256, "bytes": bulletin.media.bytes, "type": bulletin.media.type}
-    if bulletin.duration_s is not None:
-        data["duration_s"] = int(bulletin.duration_s) if bulletin.duration_s.is_integer() else bulletin.duration_s
-    data["priority"] = bulletin.priority.value
-    for key in ("valid_from", "valid_until"):
-        moment = getattr(bulletin, key)
-        if moment is not None:
-            data[key] = moment.isoformat()
-    if bulletin.slots:
-        data["slots"] = [
-            {
-                "days": [DAY_NAMES[d] for d in sorted(slot.days)],
-                "from": f"{slot.start:%H:%M}",
-                "until": "24:00" if slot.end is None else f"{slot.end:%H:%M}",
-            }
-            for slot in bulletin.slots
-        ]
-    data["boards"] = list(bulletin.boards)
-    if bulletin.approved_by is not None:
-        data["approved_by"] = bulletin.approved_by
-    if bulletin.approved_at is not None:
-        data["approved_at"] = bulletin.approved_at.isoformat()
-    return data

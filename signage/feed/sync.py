@@ -129,10 +129,12 @@ def sync(
             kept = _for_this_board(config, verdict.manifest.bulletins, result)
             before = {b.id: b.revision for b in store.bulletins()}
             store.accept(
-                verdict.manifest,
                 verdict.payload,
                 verdict.state,
                 kept,
+                publisher=verdict.manifest.publisher,
+                generated_at=verdict.manifest.generated_at,
+                expires_at=verdict.manifest.expires_at,
                 now=now(),
                 etag=response.etag,
                 last_modified=response.last_modified,

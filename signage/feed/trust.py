@@ -15,18 +15,9 @@ from datetime import datetime, timedelta
 from signage.envelope import FEED_TYPE, key_id, verify
 from signage.errors import FeedRejected
 from signage.feed.manifest import Manifest, parse_manifest
+from signage.store.state import TrustState  # kept by the store, below the feed; re-exported for callers
 
 CLOCK_VOUCHED = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class TrustState:
-    """What the board remembers of the last feed it accepted (kept in SQLite)."""
-
-    sequence: int | None = None
-    payload_sha256: str | None = None
-    signers: tuple[str, ...] = ()  # key ids that signed the stored sequence
-    trusted_time: datetime | None = None  # the latest generated_at accepted, or clock reading seen, whichever later
 
 
 @dataclass(frozen=True, slots=True)

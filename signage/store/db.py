@@ -20,9 +20,8 @@ import sqlite_utils
 
 from signage.envelope import loads_strict
 from signage.errors import StoreError
-from signage.feed.manifest import Manifest, bulletin_json
-from signage.feed.trust import TrustState
-from signage.model import Action, Bulletin, BulletinInput, Command, Priority, Source, parse_bulletin
+from signage.model import Action, Bulletin, BulletinInput, Command, Priority, Source, bulletin_json, parse_bulletin
+from signage.store.state import TrustState
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -180,11 +179,13 @@ class Store:
 
     def accept(
         self,
-        manifest: Manifest,
         payload: bytes,
         state: TrustState,
         bulletins: Sequence[Bulletin],
         *,
+        publisher: str,
+        generated_at: datetime,
+        expires_at: datetime,
         now: datetime,
         etag: str | None,
         last_modified: str | None,
@@ -199,9 +200,9 @@ class Store:
                     "payload": payload,
                     "signers": json.dumps(list(state.signers)),
                     "trusted_time": _iso(state.trusted_time),
-                    "generated_at": _iso(manifest.generated_at),
-                    "expires_at": _iso(manifest.expires_at),
-                    "publisher": manifest.publisher,
+                    "generated_at": _iso(generated_at),
+                    "expires_at": _iso(expires_at),
+                    "publisher": publisher,
                     "accepted_at": _iso(now),
                     "etag": etag,
                     "last_modified": last_modified,
