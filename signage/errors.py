@@ -7,6 +7,8 @@
     ├── FetchError               the network: unreachable, timeout, bad HTTP answer
     ├── MediaError               a media file: unsupported, corrupt, over a limit
     ├── StoreError               the local cache and its database
+    │   ├── StoreDamaged         the board's database is damaged (moved aside and rebuilt)
+    │   └── DiskFull             no room left on the board's disk to write
     └── DisplayError             no screen to draw on, or the video driver refused
 
 Every message is one line naming the file or URL and the problem.
@@ -41,6 +43,18 @@ class MediaError(SignageError):
 
 class StoreError(SignageError):
     """The local store failed."""
+
+
+class StoreDamaged(StoreError):
+    """The board's database is damaged: malformed, not a database, or it failed its check."""
+
+
+class DiskFull(StoreError):
+    """No room left to write; `first` is True for the first such error since the disk last had room."""
+
+    def __init__(self, message: str, *, first: bool = True) -> None:
+        super().__init__(message)
+        self.first = first
 
 
 class DisplayError(SignageError):

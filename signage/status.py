@@ -32,6 +32,7 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
     status: dict[str, Any] = {"board": config.board.id, "name": config.board.name, "clock": now.isoformat(), "feed": None}
     bulletins: list[dict[str, Any]] = []
     status["last_error"] = None
+    status["incidents"] = []
     if config.feed is not None or config.inbox is not None:
         from signage.feed.sync import open_store
 
@@ -50,6 +51,7 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
                     ready = bulletin.media is None or files.has(bulletin.media.sha256, bulletin.media.bytes)
                     bulletins.append(_entry(bulletin, ready))
             status["cache_bytes"] = files.usage()
+            status["incidents"] = store.incidents()
         except SignageError as exc:
             status["last_error"] = str(exc)
         finally:
@@ -118,6 +120,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         lines.append(f"  {entry['id']} r{entry['revision']} {entry['kind']} {entry['source']} {entry['priority']}: {ready}")
     for entry in status["quarantine"]:
         lines.append(f"quarantine: {entry['reason']}")
+    for incident in status.get("incidents", [])[:3]:
+        lines.append(f"incident {incident['at']}: {incident['detail']}")
     if status.get("last_error"):
         lines.append(f"last error: {status['last_error']}")
     return lines

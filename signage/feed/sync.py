@@ -7,6 +7,7 @@ Failures are recorded in the store and returned, one line each; the caller logs 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -123,7 +124,7 @@ def sync(
             store.failed(str(exc), now())
             return SyncResult("refused", record.state.sequence, errors=[str(exc)])
         result.notes += verdict.notes
-        if verdict.unchanged:
+        if verdict.unchanged and record.held:  # a rebuilt store holds the trust state only: take the bulletins again
             store.synced(now(), state=verdict.state, etag=response.etag, last_modified=response.last_modified)
         else:
             kept = _for_this_board(config, verdict.manifest.bulletins, result)
@@ -185,6 +186,11 @@ def _download(
     missing = [(sha, size) for sha, size in wanted.items() if not content.has(sha, size)]
     stored = store.stored_assets()
     found = [(sha, size) for sha, size in wanted.items() if sha not in stored and (sha, size) not in missing]
+    for sha256, size in list(found):
+        # On disk with no record (a rebuilt store, a restored backup): trusted once its hash is checked again, not fetched.
+        if not _whole_on_disk(content, sha256):
+            found.remove((sha256, size))
+            missing.append((sha256, size))
     usage = content.usage() if missing else 0
     # Two transfers at once: one's fsync overlaps the other's network time. Only the file work runs
     # in the pool; the store (a SQLite connection of this thread) is written here, in order.
@@ -227,6 +233,21 @@ def _download(
     for name in content.collect(set(wanted), unused, now(), GARBAGE_GRACE):
         if name in unused:
             store.forget_asset(name)
+
+
+def _whole_on_disk(content: ContentStore, sha256: str) -> bool:
+    """True when the stored file's bytes hash to its name; a file that does not is removed (it is fetched again)."""
+    path = content.path(sha256)
+    try:
+        with path.open("rb") as handle:
+            if hashlib.file_digest(handle, "sha256").hexdigest() == sha256:
+                return True
+    except OSError as exc:
+        log.warning("%s: cannot read to verify: %s", path, exc.strerror)
+        return False
+    log.warning("%s: its bytes do not hash to its name: removed, to be downloaded again", path)
+    path.unlink(missing_ok=True)
+    return False
 
 
 def _probe_all(

@@ -3,14 +3,20 @@
 What lives here survives a power cut at any instant: the accepted feed (its payload and trust
 state), the bulletins with whether their media is verified, and download progress. Each
 acceptance is one transaction, so a board restarts into the last feed it fully accepted.
+
+A damaged file (a bad sector, a flipped page, garbage from its header on) is set aside for a
+post-mortem and rebuilt at the next open: what can still be read of the feed's trust state, the
+commands run and the report queue is carried over; the bulletins come back from the feed at the
+next sync and from the drop folder's rescan, the media from disk (verified again by hash).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +25,12 @@ from typing import Any
 import sqlite_utils
 
 from signage.envelope import loads_strict
-from signage.errors import StoreError
+from signage.errors import StoreDamaged, StoreError
 from signage.model import Action, Bulletin, BulletinInput, Command, Priority, Source, bulletin_json, parse_bulletin
+from signage.store import guard
 from signage.store.state import TrustState
+
+log = logging.getLogger(__name__)
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -86,7 +95,19 @@ def _v5(db: sqlite_utils.Database) -> None:
     db["commands"].add_column("reported", int, not_null_default=0)
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5)
+def _v6(db: sqlite_utils.Database) -> None:
+    """What happened to the board that it should tell (a damaged or lost database, a full disk), each told once."""
+    db["incidents"].create(
+        {"id": int, "at": str, "kind": str, "detail": str, "reported": int},
+        pk="id",
+        not_null={"at", "kind", "detail"},
+        defaults={"reported": 0},
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5, _v6)
+# What a rebuild carries over from a damaged file, where it can still be read: the rest comes back by itself.
+SALVAGED = ("feed_state", "commands", "report_state", "report_queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +122,7 @@ class FeedRecord:
     last_sync_at: datetime | None
     last_error: str | None
     notes: str | None
+    held: bool = True  # the accepted payload and its bulletins are here (False after a rebuild kept only the trust state)
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -111,21 +133,107 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-class Store:
-    """The board's database; one per thread (SQLite connections stay in the thread that made them)."""
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
 
-    def __init__(self, path: Path) -> None:
+
+class Store:
+    """The board's database; one per thread (SQLite connections stay in the thread that made them).
+
+    Opening it checks its pages the first time in a process (and again once damage was met);
+    a damaged file is set aside and rebuilt there and then (`rebuilt` names the copy kept).
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = _local_now) -> None:
         self.path = Path(path)
+        self.clock = clock
+        self.rebuilt: Path | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            wiped = self.path.is_file() and self.path.stat().st_size == 0
+        except OSError as exc:
+            raise StoreError(f"{self.path.parent}: cannot create the board's data folder: {exc.strerror}") from None
+        opened = guard.identity(self.path)
+        try:
+            self._open(check=guard.needs_check(self.path))
+        except StoreDamaged as exc:
+            self._rebuild(str(exc), opened)
+            return
+        if wiped:  # SQLite takes an empty file for a new database: say that one was lost
+            self.add_incident(
+                "database_lost",
+                f"{self.path}: was empty (wiped or lost): started afresh; the feed is taken again at the next sync",
+                self.clock(),
+            )
+            log.error("%s: was empty (wiped or lost): started afresh", self.path)
+
+    def _open(self, *, check: bool) -> None:
+        connection = guard.connect(self.path)
+        try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             self.db = sqlite_utils.Database(connection)
+            if check:
+                problems = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    guard.suspect(self.path)
+                    raise StoreDamaged(f"{self.path}: damaged (quick_check: {' '.join(problems)[:160]})")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the board's database: {exc}") from None
+        except BaseException:
+            connection.close()
+            raise
+        if check:
+            guard.passed_check(self.path)
+
+    def _rebuild(self, reason: str, opened: tuple[int, int] | None) -> None:
+        """Set the damaged file aside, open a new one, carry over what can be read, record the incident."""
+        with guard.RECOVERY_LOCK:
+            if guard.identity(self.path) != opened:  # another thread set it aside first: open what it made
+                self._open(check=guard.needs_check(self.path))
+                return
+            try:
+                aside = guard.set_aside(self.path, self.clock())
+            except OSError as exc:
+                raise StoreError(f"{reason}; cannot move it aside: {exc.strerror}") from None
+            salvaged = _salvage(aside)
+            self._open(check=False)
+            kept = self._restore(salvaged)
+            self.rebuilt = aside
+            detail = (
+                f"{reason}: moved to {aside.name} and rebuilt ({kept}); the feed is taken again at the next sync, "
+                "the drop folder rescanned, media on disk verified again"
+            )
+            self.add_incident("database_damaged", detail, self.clock())
+        log.error("%s", detail)
+
+    def _restore(self, salvaged: dict[str, list[dict[str, Any]]]) -> str:
+        """Put what was read from the damaged file into the new one; says what was kept."""
+        kept = []
+        with self.transaction():
+            for table in ("commands", "report_queue"):
+                columns = set(self.db[table].columns_dict)
+                rows = [{k: v for k, v in row.items() if k in columns} for row in salvaged.get(table, [])]
+                if rows:
+                    self.db[table].insert_all(rows, replace=True)
+            feed = salvaged.get("feed_state", [])
+            if feed:
+                # The trust state only (rollback protection, trusted time): no payload and no ETag, so
+                # the next sync fetches the whole feed and accepts its bulletins again.
+                row = feed[0]
+                trust = ("sequence", "payload_sha256", "signers", "trusted_time", "generated_at", "expires_at", "publisher", "notes")
+                self._feed_row({key: row.get(key) for key in trust} | {"accepted_at": row.get("accepted_at")})
+                kept.append("the feed's trust state")
+            queued = len(salvaged.get("report_queue", []))
+            state = salvaged.get("report_state", [])
+            highest = self.db.execute("SELECT max(seq) FROM report_queue").fetchone()[0] or 0
+            next_seq = max([highest + 1] + [row.get("next_seq") or 1 for row in state])
+            if state or highest:
+                self.db.execute("INSERT OR REPLACE INTO report_state (id, next_seq) VALUES (1, ?)", [next_seq])
+                kept.append(f"report numbering from {next_seq}")
+            kept.append(f"{queued} queued report(s)")
+            kept.append(f"{len(salvaged.get('commands', []))} command(s)")
+        return "kept " + ", ".join(kept)
 
     def _migrate(self) -> None:
         self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -146,19 +254,32 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with suppress(StoreError):  # a damaged or full file may refuse the rollback too: the first error is the one to tell
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        guard.DISK.room(self.path)
 
     def close(self) -> None:
         self.db.close()
+
+    # -- incidents -------------------------------------------------------------------
+
+    def add_incident(self, kind: str, detail: str, at: datetime) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO incidents (at, kind, detail) VALUES (?, ?, ?)", [_iso(at), kind, detail])
+
+    def incidents(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest incidents, newest first."""
+        rows = self.db.execute("SELECT at, kind, detail, reported FROM incidents ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+        return [{"at": at, "kind": kind, "detail": detail, "reported": bool(reported)} for at, kind, detail, reported in rows]
 
     # -- the feed ------------------------------------------------------------------
 
     def feed(self) -> FeedRecord:
         rows = list(self.db["feed_state"].rows_where("id = 1"))
         if not rows:
-            return FeedRecord(TrustState(), None, None, None, None, None, None, None, None, None)
+            return FeedRecord(TrustState(), None, None, None, None, None, None, None, None, None, held=False)
         row = rows[0]
         state = TrustState(row["sequence"], row["payload_sha256"], tuple(json.loads(row["signers"] or "[]")), _moment(row["trusted_time"]))
         return FeedRecord(
@@ -172,6 +293,7 @@ class Store:
             _moment(row["last_sync_at"]),
             row["last_error"],
             row["notes"],
+            held=row["payload"] is not None,
         )
 
     def _feed_row(self, values: dict[str, Any]) -> None:
@@ -381,3 +503,29 @@ class Store:
             self.db.execute("DELETE FROM inbox_files WHERE name = ?", [name])
             self.db.execute("DELETE FROM bulletins WHERE id = ? AND source = 'inbox'", [row[0]])
         return row[0]
+
+
+def _salvage(aside: Path) -> dict[str, list[dict[str, Any]]]:
+    """The rows of `SALVAGED` tables still readable in a damaged file: scanned from both ends, so only the bad pages' rows are lost."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        connection = sqlite3.connect(f"file:{aside}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return found
+    try:
+        for table in SALVAGED:
+            rows: dict[int, dict[str, Any]] = {}
+            for order in ("ASC", "DESC"):
+                try:
+                    cursor = connection.execute(f"SELECT rowid AS _rowid_, * FROM {table} ORDER BY rowid {order}")
+                    names = [column[0] for column in cursor.description]
+                    for values in cursor:
+                        row = dict(zip(names, values, strict=True))
+                        rows[row.pop("_rowid_")] = row
+                except sqlite3.Error:
+                    continue  # stopped at a bad page (or the table is gone): the other direction reads on
+            if rows:
+                found[table] = [rows[key] for key in sorted(rows)]
+    finally:
+        connection.close()
+    return found
