@@ -339,7 +339,11 @@ def _publish(args: argparse.Namespace) -> int:
 def _hub_arguments(parser: argparse.ArgumentParser) -> None:
     """Declared here, not imported: the hub's web stack loads only when `signage hub` runs."""
     parser.add_argument("--config", type=Path, default=Path("hub.toml"), metavar="FILE", help="the hub's TOML config (default hub.toml)")
-    parser.add_argument("--add-user", metavar="NAME", help="add an officer, or set their password (read from standard input)")
+    officers = parser.add_mutually_exclusive_group()
+    officers.add_argument(
+        "--add-user", metavar="NAME", help="add an officer, or set their password and end their sessions (read from standard input)"
+    )
+    officers.add_argument("--remove-user", metavar="NAME", help="remove an officer and end their sessions")
     parser.add_argument("--listen", metavar="HOST:PORT", help="overrides hub.listen")
 
 

@@ -27,9 +27,14 @@ START = datetime.fromisoformat("2026-11-23T09:05:00+07:00")
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run `app` under uvicorn on a free port; yield its base URL; stop it (and wait for the thread) afterwards."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", access_log=False)
+def serve(app: Any, **options: Any) -> Iterator[str]:
+    """Run `app` under uvicorn on a free port; yield its base URL; stop it (and wait for the thread) afterwards.
+
+    `options` are more uvicorn settings (e.g. the hub's proxy settings); proxy headers are off unless given, as in
+    `signage hub`, so a test client cannot claim another address with X-Forwarded-For by accident.
+    """
+    settings: dict[str, Any] = {"proxy_headers": False, **options}
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", access_log=False, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hub-test-server", daemon=True)
     thread.start()

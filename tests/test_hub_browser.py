@@ -57,6 +57,8 @@ def test_an_officer_signs_in_and_sees_every_board_with_its_screenshot(chromium_b
     assert requests.post(url + "/report/screenshot", data=real_screenshot(tmp_path, keys["tan-quan"], "tan-quan", 2, now)).ok
 
     page = chromium_browser.new_page(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    console: list[str] = []  # what Chromium says of the pages: a blocked style or script would show here
+    page.on("console", lambda message: console.append(message.text))
     try:
         page.goto(url + "/")
         assert page.url.startswith(url + "/login")  # nothing without a session
@@ -92,8 +94,14 @@ def test_an_officer_signs_in_and_sees_every_board_with_its_screenshot(chromium_b
         lines = csv_answer.body().decode("utf-8-sig").splitlines()
         assert csv_answer.ok and lines[0].startswith("board,bulletin,revision,started_at") and len(lines) == 1 + 8
 
+        page.goto(f"{url}/export.csv?from=9999-12-01&to=9999-12-31")
+        assert "từ năm 2000 đến năm 2100" in page.inner_text("main")  # a page of the hub, not a broken download
+        page.screenshot(path="/tmp/signage-hub-refusal.png")
+
+        page.goto(url + "/")
         page.click("text=Đăng xuất")
         page.goto(url + "/")
         assert page.url.startswith(url + "/login")
+        assert not [line for line in console if "Content Security Policy" in line], console
     finally:
         page.close()

@@ -122,11 +122,17 @@ def test_screenshots_keep_the_newest_and_replays_are_duplicates(store: HubStore)
     assert state is not None and state.screenshot_seq == 5 and state.last_seq == 6
 
 
-def test_session_secret_is_made_once_and_shared(store: HubStore, database: str, tmp_path: Path) -> None:
-    secret = store.session_secret()
-    other = HubStore.open(database_url(tmp_path / "hub.toml", database), TZ)
+def test_sessions_are_shared_by_hub_processes_and_end_with_the_password(store: HubStore, database: str, tmp_path: Path) -> None:
+    store.set_user("an", "hash-1", START)
+    store.start_session("a" * 64, "an", START.timestamp(), expired_before=0)
+    other = HubStore.open(database_url(tmp_path / "hub.toml", database), TZ)  # a second hub process
     try:
-        assert other.session_secret() == secret and len(secret) > 40
+        assert other.session("a" * 64) is not None and other.session("a" * 64).officer == "an"
+        other.set_user("an", "hash-2", START)
+        assert store.session("a" * 64) is None
+        store.start_session("b" * 64, "an", START.timestamp(), expired_before=0)
+        assert other.remove_user("an") is True and other.remove_user("an") is False
+        assert store.session("b" * 64) is None
     finally:
         other.close()
 

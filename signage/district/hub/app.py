@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import hashlib
 import io
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,28 +24,32 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from signage.district.hub import charts, dashboard
+from signage.district.hub import charts, dashboard, sessions
 from signage.district.hub.config import HubConfig
 from signage.district.hub.endpoint import BoardEndpoints, Endpoint
+from signage.district.hub.headers import SecurityHeaders
 from signage.district.hub.ingest import PinnedBoards, Refusal, decide_report, decide_screenshot, thumbnail
+from signage.district.hub.sessions import SESSION_COOKIE
 from signage.district.hub.store import HubStore
-from signage.district.hub.throttle import SignInThrottle
+from signage.district.hub.throttle import SignInGate
 
 log = logging.getLogger("signage.hub")
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "signage_hub"
-SESSION_SECONDS = 12 * 3600
 REFUSALS_KEPT = 50
 MAX_EXPORT_DAYS = 400
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # any period asked for lies within (and dates stay computable)
 MAX_FORM_BYTES = 16 * 1024
+# Argon2id takes 64 MiB for each password it checks: two at a time keep a flood of sign-ins to 128 MiB.
+MAX_PASSWORD_CHECKS = 2
+# Text cells a spreadsheet would read as a formula (OWASP's list; the fullwidth forms, which some locales read alike).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 CSV_HEADER = ("board", "bulletin", "revision", "started_at", "shown_s", "completed", "reason", "count")
 Clock = Callable[[], datetime]
 
@@ -69,19 +75,20 @@ class Officers:
         self.hasher = PasswordHasher()
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
-    def check(self, name: str, password: str) -> bool:
+    def check(self, name: str, password: str) -> tuple[bool, bool]:
+        """(whether the name is an officer's, whether the password is theirs)."""
         stored = self.store.password_hash(name) if name else None
         try:
-            return self.hasher.verify(stored or self._dummy, password) and stored is not None
+            return stored is not None, self.hasher.verify(stored or self._dummy, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
+            return stored is not None, False
 
 
 def hash_password(password: str) -> str:
     return PasswordHasher().hash(password)
 
 
-def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore | None = None) -> BoardEndpoints:
+def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore | None = None) -> SecurityHeaders:
     """The hub as an ASGI app. `clock` gives "now" (tests pass a fixed one); the store is opened here unless given."""
     now = clock or (lambda: datetime.now(config.timezone))
     own_store = store is None
@@ -89,7 +96,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     store.sync_boards(config.boards)
     pinned = PinnedBoards([(board.id, board.public_key) for board in config.boards])
     officers = Officers(store)
-    throttle = SignInThrottle()
+    gate = SignInGate(store)
+    password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
     refusals: deque[RefusalRecord] = deque(maxlen=REFUSALS_KEPT)
     board_names = {board.id: board.name for board in config.boards}
     pages = _Pages(config, now)
@@ -100,7 +108,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
 
     async def read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and (ascii_int(declared, 20) is None or int(declared) > limit):
             raise _TooLarge(f"Content-Length {declared[:20]} is over the limit of {limit} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
@@ -129,51 +137,107 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
 
     # --- officers ---------------------------------------------------------------------------------
 
+    def secure(request: Request) -> bool:
+        """Whether the cookie is Secure: always for a hub published over https, else when this request came over
+        HTTPS (directly, or as a trusted proxy said): plain HTTP on an office LAN keeps working."""
+        return config.https_only or request.url.scheme == "https"
+
+    def officer_of(request: Request) -> str | None:
+        """The signed-in officer, or None: the session's row looked up by its hash, once per request."""
+        if hasattr(request.state, "officer"):
+            return request.state.officer
+        token, officer = request.cookies.get(SESSION_COOKIE), None
+        if sessions.well_formed(token):
+            assert token is not None
+            digest, moment = sessions.token_hash(token), now().timestamp()
+            row = store.session(digest)  # None too when its officer was removed
+            if row is not None and sessions.alive(row.created_at, row.last_seen, moment):
+                officer = row.officer
+                if sessions.needs_touch(row.last_seen, moment):
+                    store.touch_session(digest, moment)
+            elif row is not None:
+                store.end_session(digest)
+        request.state.officer = officer
+        return officer
+
+    def guard(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
+        """Only a signed-in officer passes: a page redirects (303) to the login, anything else answers 401."""
+
+        def wrap(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
+            @wraps(endpoint)
+            def guarded(request: Request) -> Response:
+                if officer_of(request) is None:
+                    if page:
+                        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+                    return PlainTextResponse("Vui lòng đăng nhập trước.", status_code=401)
+                return endpoint(request)
+
+            return guarded
+
+        return wrap
+
     def login_page(request: Request) -> Response:
-        if request.session.get("user"):
+        if officer_of(request):
             return RedirectResponse("/", status_code=303)
         return pages.render(request, "login.html", next=_safe_next(request.query_params.get("next")))
 
     async def login(request: Request) -> Response:
         if not _same_origin(request):
-            return PlainTextResponse("cross-site request refused", status_code=403)
+            return pages.problem(request, 403, CROSS_SITE)
         try:
             raw = await read_body(request, MAX_FORM_BYTES)
         except _TooLarge:
-            return PlainTextResponse("form too large", status_code=413)
+            return pages.problem(request, 413, "Biểu mẫu đăng nhập quá lớn.")
         except ClientDisconnect:
             return Response(status_code=400)
         # The login form is a plain urlencoded HTML form: parsed here, under the size limit read above.
         try:
             form = dict(parse_qsl(raw.decode("utf-8", errors="replace"), max_num_fields=10))
         except ValueError:
-            return PlainTextResponse("too many form fields", status_code=400)
-        name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+            return pages.problem(request, 400, "Biểu mẫu đăng nhập có quá nhiều trường.")
+        name, password = str(form.get("username", "")).strip()[:200], str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "")))
         remote = request.client.host if request.client else "?"
-        keys, moment = (f"name:{name.casefold()[:100]}", f"addr:{remote}"), now().timestamp()
-        wait = throttle.wait_s(keys, moment)
-        if wait > 0:
-            log.warning("sign-in for %r from %s refused: too many wrong passwords", name[:100], remote)
-            error = f"Nhập sai quá nhiều lần. Vui lòng thử lại sau {max(1, round(wait / 60))} phút."
+        moment = now().timestamp()
+        attempt = await run_in_threadpool(gate.enter, name, remote, moment)
+        if attempt.wait_s > 0:
+            known = await run_in_threadpool(store.password_hash, name) is not None
+            log.warning("sign-in for %s from %s held: too many wrong passwords", _who(name, known), remote)
+            error = f"Nhập sai quá nhiều lần. Vui lòng thử lại sau {max(1, round(attempt.wait_s / 60))} phút."
             return pages.render(request, "login.html", status=429, error=error, username=name, next=target)
-        if not await run_in_threadpool(officers.check, name, password):
-            throttle.failed(keys, moment)
-            log.warning("failed sign-in for %r from %s", name[:100], remote)
+        async with password_checks:
+            known, right = await run_in_threadpool(officers.check, name, password)
+        if not right:
+            log.warning("failed sign-in for %s from %s", _who(name, known), remote)
             return pages.render(request, "login.html", status=401, error="Sai tên đăng nhập hoặc mật khẩu.", username=name, next=target)
-        throttle.succeeded(keys[0])
-        request.session.clear()
-        request.session["user"] = name
-        log.info("officer %s signed in", name)
-        return RedirectResponse(target or "/", status_code=303)
+        token, old = sessions.new_token(), request.cookies.get(SESSION_COOKIE)
+
+        def start() -> None:
+            gate.passed(attempt, moment)
+            if sessions.well_formed(old):
+                store.end_session(sessions.token_hash(str(old)))
+            store.start_session(sessions.token_hash(token), name, moment, expired_before=moment - sessions.IDLE_S)
+
+        await run_in_threadpool(start)
+        log.info("officer %s signed in from %s", name, remote)
+        response = RedirectResponse(target or "/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE, token, max_age=sessions.LIFETIME_S, path="/", secure=secure(request), httponly=True, samesite="lax"
+        )
+        return response
 
     def logout(request: Request) -> Response:
         if not _same_origin(request):
-            return PlainTextResponse("cross-site request refused", status_code=403)
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
+            return pages.problem(request, 403, CROSS_SITE)
+        token = request.cookies.get(SESSION_COOKIE)
+        if sessions.well_formed(token):
+            store.end_session(sessions.token_hash(str(token)))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=secure(request), httponly=True, samesite="lax")
+        return response
 
-    @_officer(page=True)
+    @guard(page=True)
     def overview(request: Request) -> Response:
         moment = now()
         today = moment.astimezone(config.timezone).date()
@@ -182,8 +246,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         states = store.board_states()
         ranked, online = dashboard.triage(config.boards, states, moment, config.heartbeat_seconds, query)
         pages_count = max(1, -(-len(ranked) // dashboard.PAGE_SIZE))
-        page_text = request.query_params.get("page", "1")
-        page = min(pages_count, max(1, int(page_text))) if page_text.isdigit() and len(page_text) < 6 else 1
+        page = min(pages_count, max(1, ascii_int(request.query_params.get("page", "1"), 6) or 1))
         shown = ranked[(page - 1) * dashboard.PAGE_SIZE : page * dashboard.PAGE_SIZE]
         views = dashboard.board_views(
             shown,
@@ -221,12 +284,12 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             default_to=today.isoformat(),
         )
 
-    @_officer(page=True)
+    @guard(page=True)
     def board_page(request: Request) -> Response:
         board_id = request.path_params["board"]
         entry = next((board for board in config.boards if board.id == board_id), None)
         if entry is None:
-            return pages.render(request, "missing.html", status=404, what=f"Không có bảng tin “{board_id}”.")
+            return pages.problem(request, 404, f"Không có bảng tin “{board_id}”.")
         moment = now()
         today = moment.astimezone(config.timezone).date()
         days30 = dashboard.last_days(today, 30)
@@ -257,11 +320,13 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         )
 
     def last_days_of(request: Request, days: int) -> tuple[date, date] | Response:
-        """The period a page asks for (`from`, `to`), by default the last `days` days to today."""
+        """The period a page asks for (`from`, `to`), by default the last `days` days to today; else a 400 page."""
         today = now().astimezone(config.timezone).date()
-        return _period(request, today - timedelta(days=days - 1), today)
+        params = request.query_params
+        period = parse_period(params.get("from"), params.get("to"), today - timedelta(days=days - 1), today)
+        return pages.problem(request, 400, period) if isinstance(period, str) else period
 
-    @_officer(page=True)
+    @guard(page=True)
     def bulletins_page(request: Request) -> Response:
         period = last_days_of(request, 7)
         if isinstance(period, Response):
@@ -269,7 +334,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         first, last = period
         return pages.render(request, "bulletins.html", rows=store.bulletin_totals(first, last), first=first, last=last)
 
-    @_officer(page=True)
+    @guard(page=True)
     def bulletin_page(request: Request) -> Response:
         bulletin = request.path_params["bulletin"]
         period = last_days_of(request, 7)
@@ -284,18 +349,17 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         rows.sort(key=lambda row: (-row[2], row[1]))
         return pages.render(request, "bulletin.html", bulletin=bulletin, rows=rows, first=first, last=last)
 
-    @_officer(page=False)
+    @guard(page=False)
     def screenshot(request: Request) -> Response:
         board, name = request.path_params["board"], request.path_params["name"]
         seq_text, thumb = (name[: -len(".thumb.png")], True) if name.endswith(".thumb.png") else (name.removesuffix(".png"), False)
-        if not name.endswith(".png") or not seq_text.isdigit() or len(seq_text) > 16:
-            return PlainTextResponse("not found", status_code=404)
-        png = store.screenshot_png(board, int(seq_text), thumb=thumb)
+        seq = ascii_int(seq_text, 16) if name.endswith(".png") else None
+        png = None if seq is None else store.screenshot_png(board, seq, thumb=thumb)
         if png is None:
-            return PlainTextResponse("not found", status_code=404)
+            return PlainTextResponse("Không tìm thấy ảnh màn hình này.", status_code=404)
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
-    @_officer(page=False)
+    @guard(page=False)
     def export_csv(request: Request) -> Response:
         period = last_days_of(request, 30)
         if isinstance(period, Response):
@@ -303,7 +367,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         first, last = period
         board = request.query_params.get("board") or None
         if board is not None and board not in board_names:
-            return PlainTextResponse(f"unknown board {board[:64]!r}", status_code=400)
+            return pages.problem(request, 400, f"Không có bảng tin “{board[:64]}”.")
         filename = f"phat-song-{board + '-' if board else ''}{first.isoformat()}-{last.isoformat()}.csv"
         return StreamingResponse(
             _csv_chunks(store, first, last, board),
@@ -330,42 +394,61 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         Route("/export.csv", export_csv, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    middleware = [
-        Middleware(
-            SessionMiddleware,
-            secret_key=store.session_secret(),
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_SECONDS,
-            same_site="lax",
-            https_only=False,  # a district office LAN often has no TLS; SameSite=Lax still keeps cross-site posts out
-        )
-    ]
-    officers_app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+    def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        text = "Không tìm thấy trang này." if status == 404 else "Trang này không nhận yêu cầu như vậy."
+        return pages.problem(request, status, text, headers=getattr(exc, "headers", None))
+
+    def server_error(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("Máy chủ gặp lỗi; vui lòng thử lại sau ít phút.", status_code=500)
+
+    handlers = {404: not_found, 405: not_found, 500: server_error}
+    officers_app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
     officers_app.state.store = store
     officers_app.state.refusals = refusals
     endpoints = {
         "/report": Endpoint(config.max_report_bytes, handle_report, on_loop=True),
         "/report/screenshot": Endpoint(config.max_screenshot_bytes, handle_screenshot, on_loop=False),  # Pillow: off the loop
     }
-    return BoardEndpoints(officers_app, endpoints, refused)
+    return SecurityHeaders(BoardEndpoints(officers_app, endpoints, refused), always_https=config.https_only)
 
 
-def _officer(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
-    """Only a signed-in officer passes: a page redirects (303) to the login, anything else answers 401."""
+PROBLEM_HEADINGS = {400: "Yêu cầu chưa đúng", 403: "Bị từ chối", 404: "Không tìm thấy", 413: "Quá lớn"}
+CROSS_SITE = "Yêu cầu gửi từ một trang khác đã bị từ chối. Hãy mở lại trang của hệ thống rồi thử lại."
 
-    def wrap(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
-        @wraps(endpoint)
-        def guarded(request: Request) -> Response:
-            if not request.session.get("user"):
-                if page:
-                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-                return PlainTextResponse("sign in first", status_code=401)
-            return endpoint(request)
 
-        return guarded
+def ascii_int(text: str | None, max_digits: int) -> int | None:
+    """A non-negative number written in ASCII digits, at most `max_digits` of them; None for anything else.
 
-    return wrap
+    Not str.isdigit() alone: "²" and "①" pass it and make int() raise; "٣" passes both.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def parse_period(from_text: str | None, to_text: str | None, default_first: date, default_last: date) -> tuple[date, date] | str:
+    """The days asked for, or what is wrong with them (in Vietnamese, for the officer who asked)."""
+    try:
+        first = date.fromisoformat(from_text or default_first.isoformat())
+        last = date.fromisoformat(to_text or default_last.isoformat())
+    except ValueError:
+        return "Ngày “từ” và “đến” phải là ngày có dạng năm-tháng-ngày, ví dụ 2026-11-23."
+    if first < FIRST_DAY or last > LAST_DAY:
+        return f"Chỉ xem được các ngày từ năm {FIRST_DAY.year} đến năm {LAST_DAY.year}."
+    if last < first:
+        return "Ngày “đến” đứng trước ngày “từ”."
+    if (last - first).days >= MAX_EXPORT_DAYS:
+        return f"Mỗi lần chỉ xem được tối đa {MAX_EXPORT_DAYS} ngày."
+    return first, last
+
+
+def _who(name: str, known: bool) -> str:
+    """A typed name as a log line may show it: an officer's name, else a short hash (it may be a password)."""
+    if known:
+        return f"officer {name!r}"
+    return f"unknown name #{hashlib.sha256(name.encode('utf-8')).hexdigest()[:6]} ({len(name)} characters)"
 
 
 def _same_origin(request: Request) -> bool:
@@ -384,19 +467,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _period(request: Request, default_first: date, default_last: date) -> tuple[date, date] | Response:
-    try:
-        first = date.fromisoformat(request.query_params.get("from") or default_first.isoformat())
-        last = date.fromisoformat(request.query_params.get("to") or default_last.isoformat())
-    except ValueError:
-        return PlainTextResponse("from and to must be dates YYYY-MM-DD", status_code=400)
-    if last < first:
-        return PlainTextResponse("to is before from", status_code=400)
-    if (last - first).days >= MAX_EXPORT_DAYS:
-        return PlainTextResponse(f"a period is at most {MAX_EXPORT_DAYS} days", status_code=400)
-    return first, last
-
-
 def _csv_chunks(store: HubStore, first: date, last: date, board: str | None, rows_per_chunk: int = 1000) -> Iterator[bytes]:
     """UTF-8 with a BOM (so Excel reads Vietnamese right), a header line, then rows in chunks."""
     buffer = io.StringIO()
@@ -405,7 +475,12 @@ def _csv_chunks(store: HubStore, first: date, last: date, board: str | None, row
     writer.writerow(CSV_HEADER)
     pending = 0
     for row in store.export_rows(first, last, board):
-        writer.writerow((row.board, row.bulletin, row.revision, row.started_at, _number(row.shown_s), row.completed, row.reason, row.count))
+        writer.writerow(
+            (
+                _text_cell(row.board), _text_cell(row.bulletin), row.revision, _text_cell(row.started_at),
+                _number(row.shown_s), row.completed, _text_cell(row.reason), row.count,
+            )
+        )  # fmt: skip
         pending += 1
         if pending >= rows_per_chunk:
             yield buffer.getvalue().encode("utf-8")
@@ -413,6 +488,15 @@ def _csv_chunks(store: HubStore, first: date, last: date, board: str | None, row
             buffer.truncate()
             pending = 0
     yield buffer.getvalue().encode("utf-8")
+
+
+def _text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs: OWASP's apostrophe before a formula's first character.
+
+    Bulletin ids and reasons come from the boards (a board's key is on a PC in a commune office); the CSV is
+    opened in Excel at the district. Numbers are written as numbers and need nothing.
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _number(value: float) -> str:
@@ -465,8 +549,15 @@ class _Pages:
             return f"{seconds // 3600:.0f} giờ trước"
         return f"{seconds // 86400:.0f} ngày trước"
 
-    def render(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(
-            title=self.config.title, user=request.session.get("user"), path=request.url.path, now=self.now(), **values
-        )
-        return HTMLResponse(Markup(html), status_code=status)
+    def render(
+        self, request: Request, name: str, status: int = 200, headers: Mapping[str, str] | None = None, **values: Any
+    ) -> HTMLResponse:
+        # The officer's name only if this request already looked the session up: rendering never queries.
+        officer = getattr(request.state, "officer", None)
+        html = self.env.get_template(name).render(title=self.config.title, user=officer, path=request.url.path, now=self.now(), **values)
+        return HTMLResponse(Markup(html), status_code=status, headers=headers)
+
+    def problem(self, request: Request, status: int, what: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+        """A one-line refusal an officer reads, as a page of the hub."""
+        heading = PROBLEM_HEADINGS.get(status, "Không thực hiện được")
+        return self.render(request, "error.html", status=status, headers=headers, heading=heading, what=what)

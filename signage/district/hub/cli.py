@@ -1,4 +1,4 @@
-"""`signage hub`: serve the hub with uvicorn, or add an officer (`--add-user NAME`)."""
+"""`signage hub`: serve the hub with uvicorn, or add, re-password or remove an officer (`--add-user`, `--remove-user`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import getpass
 import logging
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 from signage.district.hub.config import HubConfig, parse_listen
 from signage.errors import ConfigError, SignageError
@@ -16,16 +16,12 @@ log = logging.getLogger("signage.hub")
 MIN_PASSWORD_CHARS = 8
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=Path("hub.toml"), metavar="FILE", help="the hub's TOML config (default hub.toml)")
-    parser.add_argument("--add-user", metavar="NAME", help="add an officer, or set their password (read from standard input)")
-    parser.add_argument("--listen", metavar="HOST:PORT", help="overrides hub.listen")
-
-
 def run(args: argparse.Namespace) -> int:
     config = HubConfig.load(args.config)
     if args.add_user:
         return _add_user(config, args.add_user.strip())
+    if args.remove_user:
+        return _remove_user(config, args.remove_user.strip())
     host, port = config.listen_host, config.listen_port
     if args.listen:
         try:
@@ -41,9 +37,9 @@ def _read_password(name: str) -> str:
     else:
         password = getpass.getpass(f"Mật khẩu cho {name}: ")
         if getpass.getpass("Nhập lại mật khẩu: ") != password:
-            raise SignageError("the two passwords differ")
+            raise SignageError("hai lần nhập mật khẩu không khớp")
     if len(password) < MIN_PASSWORD_CHARS:
-        raise SignageError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+        raise SignageError(f"mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự")
     return password
 
 
@@ -52,16 +48,45 @@ def _add_user(config: HubConfig, name: str) -> int:
     from signage.district.hub.app import hash_password
     from signage.district.hub.store import HubStore
 
-    if not name or len(name) > 100 or any(not ch.isprintable() for ch in name):
-        raise SignageError(f"{name[:40]!r} is not a user name (1 to 100 printable characters)")
+    _check_name(name)
     password = _read_password(name)
     store = HubStore.open(config.database_url, config.timezone)
     try:
         created = store.set_user(name, hash_password(password), datetime.now(UTC))
     finally:
         store.close()
-    print(f"{config.path}: officer {name} {'added' if created else 'has a new password'}")
+    if created:
+        print(f"{config.path}: đã thêm cán bộ {name}")
+    else:
+        print(f"{config.path}: đã đổi mật khẩu của cán bộ {name}; các phiên đăng nhập cũ đã kết thúc")
     return 0
+
+
+def _remove_user(config: HubConfig, name: str) -> int:
+    from signage.district.hub.store import HubStore
+
+    _check_name(name)
+    store = HubStore.open(config.database_url, config.timezone)
+    try:
+        removed = store.remove_user(name)
+    finally:
+        store.close()
+    if not removed:
+        raise SignageError(f"{config.path}: không có cán bộ {name}")
+    print(f"{config.path}: đã xoá cán bộ {name} và kết thúc các phiên đăng nhập của họ")
+    return 0
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 100 or any(not ch.isprintable() for ch in name):
+        raise SignageError(f"{name[:40]!r} không phải tên đăng nhập (1 đến 100 ký tự in được)")
+
+
+def proxy_settings(config: HubConfig) -> dict[str, Any]:
+    """uvicorn's proxy settings: X-Forwarded-For and -Proto believed from `[hub] trusted_proxies` alone (none: off)."""
+    if not config.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(config.trusted_proxies)}
 
 
 def _serve(config: HubConfig, host: str, port: int) -> int:
@@ -73,5 +98,5 @@ def _serve(config: HubConfig, host: str, port: int) -> int:
     shown = f"[{host}]" if ":" in host else host
     log.info("hub for %d boards at http://%s:%d/ (config %s)", len(config.boards), shown, port, config.path)
     # Logging is the CLI's: uvicorn keeps to its own loggers and prints no access lines (33 reports a second).
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False, **proxy_settings(config))
     return 0

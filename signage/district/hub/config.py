@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from signage.model import BOARD_ID
 
 HUB_KEYS = {
     "listen", "database", "timezone", "title", "heartbeat_seconds",
-    "max_report_bytes", "max_screenshot_bytes", "screenshots_kept",
+    "max_report_bytes", "max_screenshot_bytes", "screenshots_kept", "trusted_proxies", "public_url",
 }  # fmt: skip
 BOARD_KEYS = {"id", "name", "public_key"}
 SECTIONS = {"hub", "boards"}
@@ -46,6 +47,12 @@ class HubConfig:
     max_report_bytes: int = 1024 * 1024
     max_screenshot_bytes: int = 8 * 1024 * 1024
     screenshots_kept: int = 20
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Proto are believed
+    public_url: str | None = None  # the address officers use; https:// makes the session cookie always Secure
+
+    @property
+    def https_only(self) -> bool:
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @classmethod
     def load(cls, path: Path) -> HubConfig:
@@ -58,6 +65,24 @@ def parse_listen(raw: str) -> tuple[str, int]:
     if not match or not 0 <= int(match["port"]) <= 65535:
         raise ValueError(f"expected HOST:PORT such as 127.0.0.1:8600, got {raw!r}")
     return match["host"].strip("[]"), int(match["port"])
+
+
+def parse_proxies(raw: Any) -> tuple[str, ...]:
+    """Each an IP address or network (`127.0.0.1`, `10.0.0.0/8`); never `*`, which would believe anyone's headers."""
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ValueError('expected a list of addresses such as ["127.0.0.1"]')
+    for item in raw:
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return tuple(item.strip() for item in raw)
+
+
+def parse_public_url(raw: str) -> str:
+    if not re.fullmatch(r"https?://[^/\s?#]+(/\S*)?", raw.strip()):
+        raise ValueError(f"expected the hub's http:// or https:// address, got {raw!r}")
+    return raw.strip()
 
 
 def database_url(config_path: Path, raw: str) -> str:
@@ -108,8 +133,14 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
         timezone=timezone,
         title=title,
         heartbeat_seconds=float(t.number("heartbeat_seconds", 300, 10, 86400)),
+        public_url=t.parsed("public_url", parse_public_url),
         **integers,
     )
+
+    try:
+        hub_config["trusted_proxies"] = parse_proxies(t.get("trusted_proxies", list, []))
+    except ValueError as exc:
+        raise t.fail("trusted_proxies", str(exc)) from None
 
     entries = raw.get("boards", [])
     if not isinstance(entries, list) or any(not isinstance(entry, Mapping) for entry in entries):

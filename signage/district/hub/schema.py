@@ -143,6 +143,39 @@ users = sa.Table(
     sa.Column("created_at", Time, nullable=False),
 )
 
+# Officers' sessions live here, not in a signed cookie: sign-out, a new password or a removed officer ends them,
+# and several hub processes on one PostgreSQL share them. The cookie holds a random token; this, its SHA-256.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("officer", sa.String(100), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("last_seen", Time, nullable=False),
+    sa.Index("sessions_officer", "officer"),
+)
+
+# Wrong passwords, one row per throttle key (a hashed name, an address) and failure; pruned by age, never by count.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(100), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Index("sign_in_failures_key", "key", "at"),
+    sa.Index("sign_in_failures_at", "at"),
+)
+
+# Addresses an officer signed in from: from there, only that address's own failures hold the sign-in.
+sign_in_known = sa.Table(
+    "sign_in_known",
+    metadata,
+    sa.Column("name_key", sa.String(100), primary_key=True),
+    sa.Column("address_key", sa.String(100), primary_key=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Index("sign_in_known_at", "at"),
+)
+
 settings = sa.Table(
     "settings",
     metadata,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
-import secrets
+import stat
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -211,10 +212,14 @@ class HubStore:
     @classmethod
     def open(cls, url: str, timezone: ZoneInfo) -> HubStore:
         """Connect, create the tables that are missing and check the schema version."""
+        _private_sqlite_file(url)
         engine = create_engine(url)
         try:
             t.metadata.create_all(engine)
             with engine.begin() as conn:
+                # Older hubs kept the key that signed session cookies here; sessions are rows now, and the key
+                # would let anyone who ever read this database forge one for any name.
+                conn.execute(sa.delete(t.settings).where(t.settings.c.key == "session_secret"))
                 conn.execute(
                     _dialect_insert(engine)(t.settings).on_conflict_do_nothing(), {"key": "schema_version", "value": str(t.SCHEMA_VERSION)}
                 )
@@ -435,14 +440,10 @@ class HubStore:
             )
         return False
 
-    def session_secret(self) -> str:
-        """The key that signs officers' session cookies: made once, shared by every hub process on this database."""
-        with self.engine.begin() as conn:
-            conn.execute(self._insert(t.settings).on_conflict_do_nothing(), {"key": "session_secret", "value": secrets.token_urlsafe(48)})
-            return conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "session_secret")).scalar_one()
+    # --- officers, their sessions and sign-in throttling ---------------------------------------------------
 
     def set_user(self, name: str, password_hash: str, now: datetime) -> bool:
-        """Add an officer or replace their password; True when the name is new."""
+        """Add an officer or replace their password (which ends all their sessions); True when the name is new."""
         with self.engine.begin() as conn:
             existed = conn.execute(sa.select(t.users.c.name).where(t.users.c.name == name)).first() is not None
             ins = self._insert(t.users)
@@ -450,11 +451,86 @@ class HubStore:
                 ins.on_conflict_do_update(index_elements=["name"], set_={"password_hash": ins.excluded.password_hash}),
                 {"name": name, "password_hash": password_hash, "created_at": epoch(now)},
             )
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
         return not existed
+
+    def remove_user(self, name: str) -> bool:
+        """Remove an officer and end their sessions; False when there was no such officer."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
+            return conn.execute(sa.delete(t.users).where(t.users.c.name == name)).rowcount > 0
 
     def password_hash(self, name: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(t.users.c.password_hash).where(t.users.c.name == name)).scalar_one_or_none()
+
+    def start_session(self, token_hash: str, officer: str, now: float, expired_before: float) -> None:
+        """A new session; sessions last seen before `expired_before` are deleted on the way."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.last_seen < expired_before))
+            conn.execute(sa.insert(t.sessions), {"token_hash": token_hash, "officer": officer, "created_at": now, "last_seen": now})
+
+    def session(self, token_hash: str) -> sa.Row[Any] | None:
+        """(officer, created_at, last_seen) of a session whose officer still exists: one primary-key lookup each."""
+        s, u = t.sessions, t.users
+        query = (
+            sa.select(s.c.officer, s.c.created_at, s.c.last_seen)
+            .select_from(s.join(u, u.c.name == s.c.officer))
+            .where(s.c.token_hash == token_hash)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first()
+
+    def touch_session(self, token_hash: str, now: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t.sessions).where(t.sessions.c.token_hash == token_hash).values(last_seen=now))
+
+    def end_session(self, token_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.token_hash == token_hash))
+
+    def add_sign_in_failures(self, keys: Sequence[str], at: float) -> list[int]:
+        """One failure row per key; their ids (a sign-in counts as failed until its password proves right)."""
+        with self.engine.begin() as conn:
+            inserted = conn.execute(sa.insert(t.sign_in_failures).returning(t.sign_in_failures.c.id), [{"key": k, "at": at} for k in keys])
+            return [row[0] for row in inserted]
+
+    def forget_sign_in_failures(self, ids: Sequence[int]) -> None:
+        if ids:
+            with self.engine.begin() as conn:
+                conn.execute(sa.delete(t.sign_in_failures).where(t.sign_in_failures.c.id.in_(list(ids))))
+
+    def sign_in_failures(self, keys: Sequence[str], since: float, other_than: Sequence[int] = ()) -> dict[str, list[float]]:
+        """Per key, the times of its failures after `since` (oldest first), leaving out the rows `other_than` names."""
+        f = t.sign_in_failures
+        query = sa.select(f.c.key, f.c.at).where(f.c.key.in_(list(keys)), f.c.at > since).order_by(f.c.at)
+        if other_than:
+            query = query.where(f.c.id.not_in(list(other_than)))
+        found: dict[str, list[float]] = {key: [] for key in keys}
+        with self.engine.connect() as conn:
+            for key, at in conn.execute(query):
+                found[key].append(at)
+        return found
+
+    def known_sign_in(self, name_key: str, address_key: str, since: float) -> bool:
+        k = t.sign_in_known
+        query = sa.select(k.c.at).where(k.c.name_key == name_key, k.c.address_key == address_key, k.c.at > since)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def remember_sign_in(self, name_key: str, address_key: str, at: float) -> None:
+        ins = self._insert(t.sign_in_known)
+        with self.engine.begin() as conn:
+            conn.execute(
+                ins.on_conflict_do_update(index_elements=["name_key", "address_key"], set_={"at": ins.excluded.at}),
+                {"name_key": name_key, "address_key": address_key, "at": at},
+            )
+
+    def prune_sign_in(self, failures_before: float, known_before: float) -> None:
+        """Throttling's rows age out by time alone: nothing an attacker sends evicts a live one."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.sign_in_failures).where(t.sign_in_failures.c.at <= failures_before))
+            conn.execute(sa.delete(t.sign_in_known).where(t.sign_in_known.c.at <= known_before))
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -589,6 +665,39 @@ class HubStore:
                 yield ExportRow(row.board, row.bulletin, row.revision, local, row.shown_s, int(row.completed), row.reason or "", 1)
             for row in conn.execution_options(yield_per=2000).execute(totals_query):
                 yield ExportRow(row.board, row.bulletin, row.revision, row.day, row.shown_s, int(row.completed), "", int(row.count))
+
+
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def _private_sqlite_file(url: str) -> None:
+    """The hub's SQLite database (officers' password hashes, sessions, proof of play) readable by its owner alone.
+
+    Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the database's mode), and an
+    existing one found readable by others is tightened, with a log line: the unit's UMask=0077 is not there
+    when an administrator runs `signage hub --add-user` by hand.
+    """
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = parsed.database
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the hub's database: {exc.strerror}") from None
+    for suffix in SQLITE_SUFFIXES:
+        try:
+            mode = stat.S_IMODE(os.stat(path + suffix).st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(path + suffix, 0o600)
+            log.warning("%s%s was readable by others (mode %04o): now 0600", path, suffix, mode)
 
 
 def _dialect_insert(engine: Engine) -> Any:
