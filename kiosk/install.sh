@@ -187,6 +187,11 @@ if [ ! -d "$root$state_dir" ]; then
     run mkdir -p "$root$state_dir"
     [ -n "$root" ] || run chown signage:signage "$state_dir"
 fi
+# The board's database, report queue and key live there: the signage user's alone (useradd makes it 0755).
+if [ ! -d "$root$state_dir" ] || [ "$(stat -c %a "$root$state_dir")" != 700 ]; then
+    changed=1
+    run chmod 0700 "$root$state_dir"
+fi
 
 # 3. The project tree and its venv. rsync's itemized output tells whether anything changed.
 command -v rsync >/dev/null || { [ "$dry_run" = 1 ] || die "rsync is needed (apt-get install rsync)"; }

@@ -104,6 +104,16 @@ def test_units_keep_the_contract() -> None:
     assert "Storage=volatile" in journald and any(line.startswith("RuntimeMaxUse=") for line in journald)
 
 
+def test_local_users_cannot_read_what_the_units_create() -> None:
+    """The hub's database (password hashes, sessions) and the board's (queue, key, media) are their service's alone."""
+    hub = (KIOSK / "signage-hub.service").read_text().splitlines()
+    assert {"StateDirectory=signage-hub", "StateDirectoryMode=0700", "UMask=0077"} <= set(hub)
+    assert any(line.startswith("LimitNOFILE=") and int(line.split("=")[1]) >= 16384 for line in hub)
+    player = (KIOSK / "signage.service").read_text().splitlines()
+    assert {"StateDirectory=signage", "StateDirectoryMode=0700", "UMask=0077"} <= set(player)
+    assert "UMask=0077" in (KIOSK / "signage-usb-import@.service").read_text().splitlines()
+
+
 def _install(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     _need("rsync", "rsync")
     return subprocess.run(["sh", str(INSTALL), *args], capture_output=True, text=True, check=False, env=env, stdin=subprocess.DEVNULL)
@@ -151,6 +161,7 @@ def test_install_into_a_root_twice_changes_nothing_then_uninstalls(tmp_path: Pat
     first = _install("--root", str(root), *ANSWERS, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert (root / "opt/signage/.venv/bin/signage").exists()
+    assert oct((root / "var/lib/signage").stat().st_mode & 0o777) == "0o700"  # the board's state: signage's alone
     config = (root / "etc/signage/board.toml").read_text()
     assert 'name = "UBND xã \\"Tân\\" Quan"' in config and f'public_keys = ["{ANSWERS[7]}"]' in config
     import tomllib
