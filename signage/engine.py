@@ -250,6 +250,26 @@ class Schedule:
         self._screen_override = on
         self._begin(self.now)
 
+    def rebase(self, now: datetime, by: timedelta) -> None:
+        """The clock stepped by `by` (back or forward) and reads `now`: re-plan from there, without a freeze or a gap.
+
+        The timeline never runs backwards, so a step is not a time to advance to: the bulletin on screen
+        keeps the rest of its turn (its start and end move with the clock), the rotation's order and
+        credit carry on, and validity, slots and screen hours are judged afresh at `now` (a bulletin
+        that is not playable there leaves at once). The idle slide and the dark screen are decided anew.
+        """
+        now = now.astimezone(self.rules.timezone)
+        current = self._current
+        if current is not None and current.playable is not None and current.screen_on:
+            self._current = Decision(current.playable, True, current.start + by, current.until + by)
+        else:
+            self._current = None
+        self._events = []  # validity and slot edges, recomputed from `now` by `replace`
+        self._screen_change, self._screen_override = None, None  # the hours, re-judged at the next turn
+        self.now = now
+        members = sorted(self._members.values(), key=lambda member: member.order)
+        self.replace([member.playable for member in members], now)
+
     def at(self, now: datetime) -> Decision:
         """What shows at `now`: processes every event up to `now`; asking more often changes nothing."""
         self._advance(now)

@@ -506,3 +506,56 @@ def test_a_display_command_holds_until_the_next_scheduled_change() -> None:
     schedule.override_screen(False, at(1, 10))  # display_off at 10:00
     assert not schedule.at(at(1, 21, 59)).screen_on
     assert schedule.at(at(2, 6, 0, 1)).bulletin_id == "a"  # 22:00 passed (off anyway), 06:00 turns it on again
+
+
+# -- a clock that steps ------------------------------------------------------------------------
+
+
+def turns_after(schedule: Schedule, start: datetime, seconds: float, step_s: float = 0.5) -> list[tuple[float, str | None]]:
+    """(seconds from `start`, bulletin) at each change, asking every `step_s` as a player's frames would."""
+    changes: list[tuple[float, str | None]] = []
+    for k in range(int(seconds / step_s) + 1):
+        decision = schedule.at(start + timedelta(seconds=k * step_s))
+        if not changes or changes[-1][1] != decision.bulletin_id:
+            changes.append((k * step_s, decision.bulletin_id))
+    return changes
+
+
+@pytest.mark.parametrize("step", [timedelta(hours=-1), timedelta(hours=-7), timedelta(days=1)], ids=["back-1h", "back-7h", "forward-1day"])
+def test_a_clock_step_mid_turn_keeps_the_turn_for_its_rest_then_rotates_at_its_pace(step: timedelta) -> None:
+    """Asked about an earlier time, the Schedule held the turn on screen until the clock came back (an hour)."""
+    schedule = Schedule.start(RULES, [item("a"), item("b"), item("c")], at(0, 9))
+    assert schedule.at(at(0, 9, 0, 4)).bulletin_id == "a"
+    stepped = at(0, 9, 0, 4) + step  # four seconds into a's ten, the clock steps
+    schedule.rebase(stepped, step)
+    assert turns_after(schedule, stepped, 35) == [(0, "a"), (6, "b"), (16, "c"), (26, "a")]
+
+
+def test_a_clock_step_into_the_night_darkens_the_screen_once_the_turn_ends() -> None:
+    rules = Rules("tan-quan", HCM, screen_on=time(6), screen_off=time(22))
+    schedule = Schedule.start(rules, [item("a"), item("b")], at(0, 15))
+    schedule.at(at(0, 15, 0, 2))
+    stepped = at(0, 23, 0, 2)
+    schedule.rebase(stepped, stepped - at(0, 15, 0, 2))
+    assert schedule.at(stepped + timedelta(seconds=7)).bulletin_id == "a"
+    assert not schedule.at(stepped + timedelta(seconds=8)).screen_on
+    night = schedule.at(stepped + timedelta(seconds=9))
+    assert not night.screen_on and night.until == at(1, 6)
+
+
+def test_a_clock_step_past_a_bulletins_validity_takes_it_off_at_once() -> None:
+    notice = item("hop-dan", valid_until=at(0, 12))
+    schedule = Schedule.start(RULES, [notice, item("rac")], at(0, 9))
+    assert schedule.at(at(0, 9, 0, 1)).bulletin_id == "hop-dan"
+    schedule.rebase(at(1, 9, 0, 1), timedelta(days=1))
+    decision = schedule.at(at(1, 9, 0, 1))
+    assert decision.bulletin_id == "rac" and decision.start == at(1, 9, 0, 1)
+
+
+def test_a_clock_stepped_back_out_of_the_screen_off_hours_lights_the_screen_at_once() -> None:
+    rules = Rules("tan-quan", HCM, screen_on=time(6), screen_off=time(22))
+    schedule = Schedule.start(rules, [item("a")], at(0, 23))
+    assert not schedule.at(at(0, 23, 0, 1)).screen_on
+    schedule.rebase(at(0, 16, 0, 1), timedelta(hours=-7))
+    decision = schedule.at(at(0, 16, 0, 1))
+    assert decision.screen_on and decision.bulletin_id == "a"
