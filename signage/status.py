@@ -7,7 +7,7 @@ from typing import Any
 
 from signage.config import BoardConfig
 from signage.errors import SignageError
-from signage.feed.trust import effective_now, is_stale
+from signage.feed.trust import effective_now, is_stale, plays_by_signed_time
 from signage.model import Bulletin, Source
 from signage.playlist import load_playlists
 
@@ -98,6 +98,7 @@ def _feed_status(url: str, record: Any, now: datetime) -> dict[str, Any]:
         "last_sync_at": _iso(record.last_sync_at),
         "trusted_time": _iso(record.state.trusted_time),
         "clock_behind_trusted_time": clock_note is not None,
+        "plays_by_signed_time": plays_by_signed_time(now, record.generated_at),  # the player's time: see signage/boardtime.py
         "notes": record.notes,
     }
 
@@ -113,7 +114,9 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         stale = "STALE, " if feed["stale"] else ""
         lines.append(f"feed: sequence {feed['sequence']} from {feed['publisher']}, {stale}expires {feed['expires_at']}")
         lines.append(f"last sync: {feed['last_sync_at']}")
-        if feed["clock_behind_trusted_time"]:
+        if feed["plays_by_signed_time"]:
+            lines.append(f"clock: earlier than the feed's signed time {feed['generated_at']}: the board plays by it; check the clock (NTP)")
+        elif feed["clock_behind_trusted_time"]:
             lines.append(f"clock: earlier than the trusted time {feed['trusted_time']}: check the clock (NTP)")
     for entry in status["bulletins"]:
         ready = "ready" if entry["ready"] else "waiting for media"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage.envelope import FEED_TYPE, REPORT_TYPE, key_id, public_raw, sign
 from signage.errors import FeedRejected
-from signage.feed.trust import TrustState, decide, is_stale
+from signage.feed.trust import TrustState, clock_doubt, decide, is_stale
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=HCM)
@@ -191,3 +191,21 @@ def test_a_bad_bulletin_or_a_path_traversal_id_is_refused_alone(keys) -> None:
     verdict = judge(sign(manifest(5, bulletins=bulletins), FEED_TYPE, keys[:1]), keys[:1])
     assert [b.id for b in verdict.manifest.bulletins] == ["hq-1", "hq-3"]
     assert len(verdict.manifest.rejected) == 2 and "is not a bulletin id" in verdict.manifest.rejected[0]
+
+
+def test_a_feed_refused_as_expired_by_a_year_says_the_clock_may_be_wrong(keys) -> None:
+    """A clock a year late refused every feed as expired, and nothing pointed at the clock."""
+    with pytest.raises(FeedRejected, match=r"expired at .*; the board's clock may be wrong: it reads 358 days past the feed's expiry"):
+        judge(sign(manifest(5), FEED_TYPE, keys[:1]), keys[:1], now=NOW + timedelta(days=365))
+
+
+def test_a_feed_refused_as_expired_by_an_hour_blames_the_feed_not_the_clock(keys) -> None:
+    with pytest.raises(FeedRejected, match="expired at") as refused:
+        judge(sign(manifest(5, days=1), FEED_TYPE, keys[:1]), keys[:1], now=NOW + timedelta(days=1))  # an hour past its expiry
+    assert "clock" not in str(refused.value)
+
+
+def test_a_long_lived_feed_signed_months_before_the_clock_puts_the_clock_in_doubt() -> None:
+    assert clock_doubt(NOW, NOW - timedelta(days=30), NOW + timedelta(days=300)) is None
+    doubt = clock_doubt(NOW, NOW - timedelta(days=90), NOW + timedelta(days=300))
+    assert doubt is not None and doubt.startswith("the board's clock may be wrong: it reads 90 days after the feed was signed")

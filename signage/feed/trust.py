@@ -18,6 +18,11 @@ from signage.feed.manifest import Manifest, parse_manifest
 from signage.store.state import TrustState  # kept by the store, below the feed; re-exported for callers
 
 CLOCK_VOUCHED = timedelta(days=1)
+# A feed is published and fetched within hours: refused as expired by more than a day, or signed more than
+# sixty days before the clock's reading, it says more about the board's clock than about the district.
+CLOCK_DOUBT_EXPIRED = timedelta(days=1)
+CLOCK_DOUBT_GENERATED = timedelta(days=60)
+CLOCK_DOUBT = "the board's clock may be wrong"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,10 @@ def decide(
                 raise FeedRejected(f"{origin}: sequence {manifest.sequence} is older than the {state.sequence} already accepted (rollback)")
 
     if judged_at >= manifest.expires_at:
-        raise FeedRejected(f"{origin}: expired at {manifest.expires_at.isoformat()} (judged at {judged_at.isoformat()})")
+        doubt = clock_doubt(judged_at, manifest.generated_at, manifest.expires_at)
+        raise FeedRejected(
+            f"{origin}: expired at {manifest.expires_at.isoformat()} (judged at {judged_at.isoformat()})" + (f"; {doubt}" if doubt else "")
+        )
     if manifest.expires_at <= manifest.generated_at:
         raise FeedRejected(f"{origin}: expires_at is not after generated_at")
 
@@ -106,6 +114,25 @@ def _trusted_time(state: TrustState, manifest: Manifest, judged_at: datetime) ->
 def _latest(*moments: datetime | None) -> datetime | None:
     present = [m for m in moments if m is not None]
     return max(present) if present else None
+
+
+def clock_doubt(now: datetime, generated_at: datetime | None, expires_at: datetime | None) -> str | None:
+    """Why the clock, rather than the feed, looks wrong: it reads far past a feed's expiry or signing. One line, or None."""
+    if expires_at is not None and now - expires_at > CLOCK_DOUBT_EXPIRED:
+        return f"{CLOCK_DOUBT}: it reads {_days(now - expires_at)} past the feed's expiry (check NTP and the date)"
+    if generated_at is not None and now - generated_at > CLOCK_DOUBT_GENERATED:
+        return f"{CLOCK_DOUBT}: it reads {_days(now - generated_at)} after the feed was signed (check NTP and the date)"
+    return None
+
+
+def _days(span: timedelta) -> str:
+    days = span.total_seconds() / 86400
+    return f"{days:.0f} days" if days >= 2 else f"{span.total_seconds() / 3600:.0f} hours"
+
+
+def plays_by_signed_time(now: datetime, generated_at: datetime | None) -> bool:
+    """A clock that reads earlier than the held feed's signing is certainly behind: the player plays by the signed time."""
+    return generated_at is not None and now < generated_at
 
 
 def is_stale(expires_at: datetime | None, now: datetime, state: TrustState) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from signage.config import BoardConfig
+from signage.feed.trust import CLOCK_DOUBT, clock_doubt, plays_by_signed_time
 from signage.status import board_status
 
 LOW_DISK_BYTES = 500 * 1024**2  # below this a feed's next video will not fit, and SQLite's WAL may not either
@@ -68,7 +69,12 @@ def _tree_bytes(path: Path) -> int:
     return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file()) if path.is_dir() else 0
 
 
-def clock_checks(ntp: bool | None, now: datetime, feed: Mapping[str, Any] | None) -> list[Check]:
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def clock_checks(ntp: bool | None, now: datetime, feed: Mapping[str, Any] | None, last_error: str | None = None) -> list[Check]:
+    """The clock's reading and NTP, then whatever the feed says of the clock: behind its signed time, or far past it."""
     checks = []
     if ntp is None:
         checks.append(Check("clock", Level.NOTE, f"{now:%Y-%m-%d %H:%M:%S %Z}; NTP synchronised: unknown (timedatectl not available)"))
@@ -76,10 +82,26 @@ def clock_checks(ntp: bool | None, now: datetime, feed: Mapping[str, Any] | None
         checks.append(Check("clock", Level.OK, f"{now:%Y-%m-%d %H:%M:%S %Z}; NTP synchronised"))
     else:
         checks.append(Check("clock", Level.BAD, f"{now:%Y-%m-%d %H:%M:%S %Z}; NTP not synchronised"))
-    if feed is not None and feed.get("clock_behind_trusted_time"):
+    generated_at = _moment(feed.get("generated_at")) if feed is not None else None
+    if feed is not None and plays_by_signed_time(now, generated_at):
+        checks.append(
+            Check(
+                "clock",
+                Level.BAD,
+                f"clock earlier than the feed's signed time {feed['generated_at']}: the board plays by the feed's signed time "
+                "(advanced as it runs) until the clock is put right: check the clock (NTP, RTC battery)",
+            )
+        )
+    elif feed is not None and feed.get("clock_behind_trusted_time"):
         checks.append(
             Check("clock", Level.BAD, f"clock earlier than trusted time {feed['trusted_time']}: check the clock (NTP, RTC battery)")
         )
+    doubt = clock_doubt(now, generated_at, _moment(feed.get("expires_at"))) if feed is not None else None
+    if doubt is not None:
+        checks.append(Check("clock", Level.BAD, f"{doubt}; the feed the board holds is stale by it"))
+    elif last_error is not None and CLOCK_DOUBT in last_error:
+        # Refused as expired long before the clock's reading: a year-late clock refuses every feed.
+        checks.append(Check("clock", Level.BAD, f"{CLOCK_DOUBT}: the last feed was refused as expired by it (see errors)"))
     return checks
 
 
@@ -122,7 +144,7 @@ def health(
 ) -> list[Check]:
     status = board_status(config, now)
     data_dir = config.board.data_dir
-    checks = clock_checks(ntp(), now, status["feed"])
+    checks = clock_checks(ntp(), now, status["feed"], status["last_error"])
     checks.append(disk_check(data_dir))
     cache = status.get("cache_bytes")
     cache_bytes = cache if cache is not None else _tree_bytes(data_dir / "media")
