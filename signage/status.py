@@ -16,16 +16,41 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _entry(bulletin: Bulletin, ready: bool) -> dict[str, Any]:
+def _entry(bulletin: Bulletin, why_not: str | None) -> dict[str, Any]:
     return {
         "id": bulletin.id,
         "revision": bulletin.revision,
         "kind": bulletin.kind.value,
         "source": bulletin.source.value,
         "priority": bulletin.priority.value,
-        "ready": ready,
+        "ready": why_not is None,
+        "why_not": why_not,
         "title": bulletin.title,
     }
+
+
+def why_not_ready(
+    bulletin: Bulletin,
+    *,
+    playable: bool,
+    probe_error: str | None,
+    download_error: str | None,
+    on_disk: bool,
+    now: datetime,
+) -> str | None:
+    """None for a bulletin that will play (in its slots); otherwise why it will not, in a few words.
+
+    `playable` is the player's own test (`feed_playables`/`inbox_playables`): media on disk and probed.
+    """
+    if bulletin.valid_until is not None and bulletin.valid_until <= now:
+        return f"expired at {bulletin.valid_until.isoformat()}"
+    if playable:
+        return None
+    if probe_error is not None:
+        return f"will not play: {probe_error}"
+    if not on_disk:
+        return f"waiting for media: {download_error}" if download_error else "waiting for media"
+    return "waiting for its media to be checked (the next sync)"
 
 
 def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
@@ -45,11 +70,27 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
                     {"sha256": row["sha256"], "bytes": row["bytes"], "attempts": row["attempts"], "last_error": row["last_error"]}
                     for row in store.downloads()
                 ]
+            from signage.feed.sync import feed_playables
+            from signage.inbox.ingest import inbox_playables
+
+            playable = {(p.bulletin.id, p.bulletin.revision) for p in feed_playables(store, files)} if config.feed is not None else set()
+            if config.inbox is not None:
+                playable |= {(p.bulletin.id, p.bulletin.revision) for p in inbox_playables(store, files)}
+            probes = store.asset_probes()
+            downloads = {row["sha256"]: row["last_error"] for row in store.downloads()}
             sources = ([Source.FEED] if config.feed is not None else []) + ([Source.INBOX] if config.inbox is not None else [])
             for source in sources:
                 for bulletin in store.bulletins(source):
-                    ready = bulletin.media is None or files.has(bulletin.media.sha256, bulletin.media.bytes)
-                    bulletins.append(_entry(bulletin, ready))
+                    media = bulletin.media
+                    why_not = why_not_ready(
+                        bulletin,
+                        playable=(bulletin.id, bulletin.revision) in playable,
+                        probe_error=probes.get(media.sha256, (None, None, None))[2] if media else None,
+                        download_error=downloads.get(media.sha256) if media else None,
+                        on_disk=media is None or files.has(media.sha256, media.bytes),
+                        now=now,
+                    )
+                    bulletins.append(_entry(bulletin, why_not))
             status["cache_bytes"] = files.usage()
             status["incidents"] = store.incidents()
         except SignageError as exc:
@@ -57,7 +98,9 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
         finally:
             store.close()
     loaded = load_playlists(config.playlists)
-    bulletins += [_entry(p.bulletin, True) for p in loaded.playables]
+    for playable in loaded.playables:
+        why_not = why_not_ready(playable.bulletin, playable=True, probe_error=None, download_error=None, on_disk=True, now=now)
+        bulletins.append(_entry(playable.bulletin, why_not))
     status["bulletins"] = bulletins
     status["playlist_errors"] = loaded.errors
     if status["last_error"] is None and loaded.errors:
@@ -119,7 +162,7 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         elif feed["clock_behind_trusted_time"]:
             lines.append(f"clock: earlier than the trusted time {feed['trusted_time']}: check the clock (NTP)")
     for entry in status["bulletins"]:
-        ready = "ready" if entry["ready"] else "waiting for media"
+        ready = "ready" if entry["ready"] else entry.get("why_not") or "not ready"
         lines.append(f"  {entry['id']} r{entry['revision']} {entry['kind']} {entry['source']} {entry['priority']}: {ready}")
     for entry in status["quarantine"]:
         lines.append(f"quarantine: {entry['reason']}")

@@ -8,8 +8,10 @@ is a tiny tmpfs mounted for the test (skipped, with the reason, where it cannot 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,10 +25,11 @@ import pytest
 
 from signage.config import load_config
 from signage.envelope import generate_key, public_key_text, public_raw
+from signage.feed.sync import feed_playables, open_store
 from signage.report.plays import Play
 from signage.report.queue import ReportQueue
 from signage.store.db import Store
-from tests.feedserver import FeedServer
+from tests.feedserver import Behaviour, FeedServer
 from tests.test_sync import District, board_config, run_sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +48,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("signage.content",),
     ("signage.feed", "signage.inbox"),
     ("signage.store", "signage.playlist", "signage.media"),
-    ("signage.engine", "signage.config", "signage.envelope"),
+    ("signage.engine", "signage.boardtime", "signage.config", "signage.envelope"),
     ("signage.model", "signage.text", "signage.vi", "signage.errors", "signage.paths", "signage"),
 )
 # Still to be fixed by the part that owns the file (issue 17, item 12).
@@ -221,3 +224,92 @@ def test_a_damaged_report_queue_keeps_its_readable_reports_and_numbering(tmp_pat
         assert [i["kind"] for i in store.incidents()] == ["database_damaged"]
     finally:
         store.close()
+
+
+# -- a power cut between storing and probing -------------------------------------------------
+
+SLOW_PROBE_SYNC = """
+import sys, time
+from datetime import datetime
+from signage.config import load_config
+from signage.feed.http import Fetcher
+from signage.feed.sync import open_store, sync
+from signage.media.probe import probe
+
+def slow_probe(path, media_type):  # the window made wide: the test kills the process here
+    print("probing", path.name, flush=True)
+    time.sleep(120)
+    return probe(path, media_type)
+
+config = load_config(sys.argv[1])
+store, files = open_store(config)
+sync(config, store, files, Fetcher(), lambda: datetime.now(config.board.timezone), prober=slow_probe)
+"""
+
+
+def test_a_power_cut_between_storing_and_probing_never_lets_an_undecodable_video_play(tmp_path: Path) -> None:
+    """Before: media stored in one transaction and probed in the next; killed between, they counted as playable for ever."""
+    from tests.videoclips import numbered_clip
+
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    site.mkdir()
+    key = generate_key(tmp_path / "district.key")
+    district = District(tmp_path, src, site, tmp_path / "district.key", public_key_text(public_raw(key)))
+    numbered_clip(src / "clip.mp4", seconds=1.0)
+    district.bulletin("phim", kind='"video"', title='"Phim"', media='"clip.mp4"')
+    (src / "hong.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + os.urandom(4096))
+    district.bulletin("hong", kind='"video"', title='"Phim hỏng"', media='"hong.mp4"')
+    district.publish()
+    script = tmp_path / "slow_sync.py"
+    script.write_text(SLOW_PROBE_SYNC, encoding="utf-8")
+    with FeedServer(site) as server:
+        config = board_config(district, server)
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()  # the media is downloaded and verified; probing has begun
+            assert line.startswith("probing"), line + process.stderr.read() if process.stderr else ""
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+        board = load_config(config)
+        store, files = open_store(board)
+        try:
+            assert [p.bulletin.id for p in feed_playables(store, files)] == [], "nothing plays before it was probed"
+        finally:
+            store.close()
+        result, playables = run_sync(config)  # the next sync probes what the cut left unprobed
+    assert [p.bulletin.id for p in playables] == ["phim"]
+    assert any("hong" in error or "decodable" in error or "readable" in error for error in result.errors), result.errors
+
+
+def test_status_says_ready_only_for_what_will_play_and_why_not_for_the_rest(tmp_path: Path) -> None:
+    """Before: `ready` meant only "the file is on disk": a video whose probe failed, which never plays, was ready."""
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    site.mkdir()
+    key = generate_key(tmp_path / "district.key")
+    district = District(tmp_path, src, site, tmp_path / "district.key", public_key_text(public_raw(key)))
+    district.bulletin("hop-dan")
+    district.image("rac")
+    (src / "hong.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00" + os.urandom(4096))
+    district.bulletin("hong", kind='"video"', title='"Phim hỏng"', media='"hong.mp4"')
+    district.image("xa", size=(640, 480))
+    district.publish()
+    far = hashlib.sha256((src / "xa.png").read_bytes()).hexdigest()
+    with FeedServer(site) as server:
+        server.behaviour = Behaviour(wrong_bytes=b"\x89PNG not this one", paths=frozenset({f"/assets/{far}"}))  # never verifies
+        config = board_config(district, server)
+        run_sync(config)
+        lines = run_cli("status", "--config", config).stdout.splitlines()
+        status = json.loads(run_cli("status", "--config", config, "--json").stdout)
+    entries = {entry["id"]: entry for entry in status["bulletins"]}
+    assert {name: entry["ready"] for name, entry in entries.items()} == {"hop-dan": True, "rac": True, "hong": False, "xa": False}
+    assert entries["hong"]["why_not"].startswith("will not play: ") and "hong" not in entries["hong"]["why_not"][:15]
+    assert entries["xa"]["why_not"].startswith("waiting for media: ")
+    for name in ("hong", "xa"):  # the readable lines say the same
+        assert next(line for line in lines if line.strip().startswith(name + " ")).endswith(entries[name]["why_not"])

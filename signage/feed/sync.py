@@ -23,7 +23,7 @@ from signage.envelope import parse_public_key
 from signage.errors import FeedRejected, FetchError, MediaError, StoreError
 from signage.feed.http import Fetcher, retry
 from signage.feed.trust import decide
-from signage.media.probe import probe
+from signage.media.probe import Probe, probe
 from signage.model import Bulletin, Playable
 from signage.store.db import Store
 from signage.store.files import ContentStore
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 GARBAGE_GRACE = timedelta(days=1)
 PARALLEL_DOWNLOADS = 2
+
+Prober = Callable[[Path, str], Probe]  # a medium and its declared type → what it is, or MediaError
 
 
 @dataclass
@@ -86,6 +88,7 @@ def sync(
     rng: random.Random | None = None,
     sleep: Callable[[float], None] = time.sleep,
     attempts: int = 3,
+    prober: Prober = probe,
 ) -> SyncResult:
     """Pull the feed once; a refusal or an outage is recorded and reported, the held feed stands."""
     feed = config.feed
@@ -147,7 +150,7 @@ def sync(
             result.changed = [b.id for b in kept if b.id in before and before[b.id] != b.revision]
             result.removed = sorted(set(before) - {b.id for b in kept})
             result.errors += list(verdict.manifest.rejected)
-    _download(config, feed, store, content, fetcher, now, result)
+    _download(config, feed, store, content, fetcher, now, result, prober)
     return result
 
 
@@ -180,15 +183,17 @@ def _download(
     fetcher: Fetcher,
     now: Callable[[], datetime],
     result: SyncResult,
+    prober: Prober,
 ) -> None:
     """Fetch every missing medium (resuming partial ones), verify, move into the store; then collect garbage."""
     wanted = store.wanted_assets()  # emergencies' media first
     missing = [(sha, size) for sha, size in wanted.items() if not content.has(sha, size)]
-    stored = store.stored_assets()
-    found = [(sha, size) for sha, size in wanted.items() if sha not in stored and (sha, size) not in missing]
+    stored, probed = store.stored_assets(), store.asset_probes()
+    # On disk and not yet probed: new, or left unprobed by a cut before this version made store+probe one step.
+    found = [(sha, size) for sha, size in wanted.items() if sha not in probed and (sha, size) not in missing]
     for sha256, size in list(found):
         # On disk with no record (a rebuilt store, a restored backup): trusted once its hash is checked again, not fetched.
-        if not _whole_on_disk(content, sha256):
+        if sha256 not in stored and not _whole_on_disk(content, sha256):
             found.remove((sha256, size))
             missing.append((sha256, size))
     usage = content.usage() if missing else 0
@@ -227,8 +232,8 @@ def _download(
     if result.downloaded:
         content.settle()
     if found:
-        store.assets_stored(found, now())  # one transaction for the batch: the files are the truth
-        store.assets_probed(_probe_all(store, content, [sha for sha, _ in found], result))
+        # Probed first, then recorded with what probing found in one transaction for the batch.
+        store.media_stored(_probe_all(store, content, found, result, prober), now())
     unused = store.track_use(set(wanted), content.names(), now())
     for name in content.collect(set(wanted), unused, now(), GARBAGE_GRACE):
         if name in unused:
@@ -251,19 +256,19 @@ def _whole_on_disk(content: ContentStore, sha256: str) -> bool:
 
 
 def _probe_all(
-    store: Store, content: ContentStore, shas: list[str], result: SyncResult
-) -> list[tuple[str, float | None, int | None, str | None]]:
+    store: Store, content: ContentStore, media: list[tuple[str, int]], result: SyncResult, prober: Prober
+) -> list[tuple[str, int, float | None, int | None, str | None]]:
     """Probe new media with limits before they may play: it really decodes, and how long, how many pages."""
     types = {b.media.sha256: b.media.type for b in store.bulletins() if b.media is not None}
-    probed: list[tuple[str, float | None, int | None, str | None]] = []
-    for sha256 in shas:
+    probed: list[tuple[str, int, float | None, int | None, str | None]] = []
+    for sha256, size in media:
         try:
-            found = probe(content.path(sha256), types.get(sha256, ""))
+            found = prober(content.path(sha256), types.get(sha256, ""))
         except MediaError as exc:
             result.errors.append(str(exc))
-            probed.append((sha256, None, None, str(exc)))
+            probed.append((sha256, size, None, None, str(exc)))
             continue
-        probed.append((sha256, found.seconds, found.pages, None))
+        probed.append((sha256, size, found.seconds, found.pages, None))
     return probed
 
 
@@ -275,7 +280,7 @@ def feed_playables(store: Store, content: ContentStore) -> list[Playable]:
         if bulletin.media is None:
             playables.append(Playable(bulletin))
             continue
-        seconds, pages, error = probes.get(bulletin.media.sha256, (None, None, "not stored"))
+        seconds, pages, error = probes.get(bulletin.media.sha256, (None, None, "not stored and probed yet"))
         if error is None and content.has(bulletin.media.sha256, bulletin.media.bytes):
             playables.append(Playable(bulletin, content.path(bulletin.media.sha256), seconds, pages))
     return playables

@@ -105,7 +105,13 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5, _v6)
+def _v7(db: sqlite_utils.Database) -> None:
+    """When a medium was probed: stored and probed are one step; a row without it (from before) is probed again."""
+    db["assets"].add_column("probed_at", str)
+    db.execute("UPDATE assets SET probed_at = stored_at WHERE seconds IS NOT NULL OR pages IS NOT NULL OR probe_error IS NOT NULL")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
 # What a rebuild carries over from a damaged file, where it can still be read: the rest comes back by itself.
 SALVAGED = ("feed_state", "commands", "report_state", "report_queue")
 
@@ -416,21 +422,38 @@ class Store:
     # -- assets and downloads --------------------------------------------------------
 
     def assets_stored(self, assets: Sequence[tuple[str, int]], now: datetime) -> None:
+        """Media in the store, not probed here (the drop folder decodes its files fully before it takes them)."""
         with self.transaction():
             for sha256, size in assets:
                 self.db["assets"].upsert({"sha256": sha256, "bytes": size, "stored_at": _iso(now), "unused_since": None}, pk="sha256")
                 self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
 
-    def assets_probed(self, results: Sequence[tuple[str, float | None, int | None, str | None]]) -> None:
-        """(sha256, seconds, pages, error) for media just probed; an error keeps its bulletins off the screen."""
+    def media_stored(self, media: Sequence[tuple[str, int, float | None, int | None, str | None]], now: datetime) -> None:
+        """(sha256, bytes, seconds, pages, probe error) of media verified on disk and probed, in one transaction.
+
+        Stored and probed are one step: a power cut leaves a medium either unrecorded (probed at the
+        next sync) or recorded with what its probe found; never recorded as stored but unprobed.
+        """
         with self.transaction():
-            for sha256, seconds, pages, error in results:
-                self.db.execute(
-                    "UPDATE assets SET seconds = ?, pages = ?, probe_error = ? WHERE sha256 = ?", [seconds, pages, error, sha256]
+            for sha256, size, seconds, pages, error in media:
+                self.db["assets"].upsert(
+                    {
+                        "sha256": sha256,
+                        "bytes": size,
+                        "stored_at": _iso(now),
+                        "unused_since": None,
+                        "seconds": seconds,
+                        "pages": pages,
+                        "probe_error": error,
+                        "probed_at": _iso(now),
+                    },
+                    pk="sha256",
                 )
+                self.db.execute("DELETE FROM downloads WHERE sha256 = ?", [sha256])
 
     def asset_probes(self) -> dict[str, tuple[float | None, int | None, str | None]]:
-        rows = self.db.execute("SELECT sha256, seconds, pages, probe_error FROM assets").fetchall()
+        """What probing found in each probed medium: (seconds, pages, error); a medium not yet probed is absent."""
+        rows = self.db.execute("SELECT sha256, seconds, pages, probe_error FROM assets WHERE probed_at IS NOT NULL").fetchall()
         return {sha: (seconds, pages, error) for sha, seconds, pages, error in rows}
 
     def stored_assets(self) -> dict[str, int]:
