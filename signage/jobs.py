@@ -3,6 +3,10 @@
 The engine decides what plays; these jobs keep its inputs fresh. Each job runs in the
 scheduler's thread pool and never touches pygame: it puts an event on a queue that the
 main loop drains between frames. Set up in one place: `Jobs.for_board`.
+
+apscheduler 3 plans on the wall clock: stepped back an hour, it would run nothing for an hour;
+forward a day, it would count a day of missed runs. `SteadyJobStore` holds each job's time to
+its next run across a step instead, so intervals are durations whatever the clock does.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from signage.boardtime import JUMP_TOLERANCE_S, clock_step, describe_seconds
 from signage.config import BoardConfig
 from signage.errors import SignageError
 from signage.model import Action, Playable
@@ -38,9 +45,17 @@ INBOX_TICK_SECONDS = 0.25  # cheap when nothing moved: a look at an in-memory fl
 
 @dataclass(frozen=True, slots=True)
 class ContentChanged:
-    """The board's bulletins as they now are."""
+    """The board's bulletins as they now are; `waiting`: ids held whose (new revision's) media is not here yet."""
 
     playables: list[Playable]
+    waiting: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTime:
+    """The feed the board holds was signed at `generated_at`: a time that has certainly passed."""
+
+    generated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +65,88 @@ class RunCommands:
     commands: list[tuple[str, Action]]
 
 
-Event = ContentChanged | RunCommands
+Event = ContentChanged | RunCommands | SignedTime
 Reload = Callable[[], list[Playable]]
+Waiting = Callable[[Sequence[Playable]], frozenset[str]]
+
+
+def _nothing_waits(playables: Sequence[Playable]) -> frozenset[str]:
+    return frozenset()
+
+
+def waiting_for_media(config: BoardConfig) -> Waiting:
+    """What the board holds but cannot play yet (a republished image whose new file is still downloading),
+    so the player says a bulletin leaving for that reason was `revised`, not withdrawn or expired."""
+    if config.feed is None and config.inbox is None:
+        return _nothing_waits
+
+    def waiting(playables: Sequence[Playable]) -> frozenset[str]:
+        from signage.feed.sync import open_store
+        from signage.model import Source
+
+        ready = {p.bulletin.id for p in playables}
+        sources = ([Source.FEED] if config.feed is not None else []) + ([Source.INBOX] if config.inbox is not None else [])
+        try:
+            store, _ = open_store(config)
+            try:
+                held = {bulletin.id for source in sources for bulletin in store.bulletins(source)}
+            finally:
+                store.close()
+        except SignageError:
+            return frozenset()  # the content reload has said what went wrong
+        return frozenset(held - ready)
+
+    return waiting
+
+
+class SteadyJobStore(MemoryJobStore):
+    """apscheduler's memory job store, with each job's next run moved along when the wall clock steps.
+
+    apscheduler compares run times with `datetime.now()`. Each time it looks (and whenever a job is
+    added or changed), the store compares the wall clock's progress with the monotonic clock's, and on
+    a step moves every next run by the step: a job due in 40 s is still due in 40 s. So a heartbeat or a
+    poll keeps its rhythm; nothing stalls for the hour a clock went back, nothing bursts for a day it went forward.
+    """
+
+    def __init__(
+        self,
+        *,
+        wall: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+        tolerance_s: float = JUMP_TOLERANCE_S,
+    ) -> None:
+        super().__init__()
+        self.wall, self.monotonic, self.tolerance_s = wall, monotonic, tolerance_s
+        self._last: tuple[datetime, float] | None = None
+        self.steps = 0
+
+    def _follow(self, now: datetime) -> None:
+        mono = self.monotonic()
+        last, self._last = self._last, (now, mono)
+        if last is None:
+            return
+        step = clock_step(last[0], last[1], now, mono, self.tolerance_s)
+        if step is None:
+            return
+        self.steps += 1
+        by = timedelta(seconds=step)
+        for job in super().get_all_jobs():
+            if job.next_run_time is not None:
+                job._modify(next_run_time=job.next_run_time + by)
+                super().update_job(job)
+        log.info("jobs: the clock stepped %s %s: each job keeps its time to run", "forward" if step > 0 else "back", describe_seconds(step))
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        self._follow(now)
+        return super().get_due_jobs(now)
+
+    def add_job(self, job: Job) -> None:
+        self._follow(self.wall())
+        super().add_job(job)
+
+    def update_job(self, job: Job) -> None:
+        self._follow(self.wall())
+        super().update_job(job)
 
 
 def _stamp(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -73,10 +168,18 @@ class PlaylistWatch:
     modification time moved.
     """
 
-    def __init__(self, paths: Sequence[Path], post: Callable[[Event], None], reload: Reload, playables: Sequence[Playable]) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        post: Callable[[Event], None],
+        reload: Reload,
+        playables: Sequence[Playable],
+        waiting: Waiting = _nothing_waits,
+    ) -> None:
         self.paths = tuple(paths)
         self.post = post
         self.reload = reload
+        self.waiting = waiting
         self._media = self._media_of(playables)
         self._stamp = _stamp([*self.paths, *self._media])
 
@@ -92,7 +195,7 @@ class PlaylistWatch:
         self._media = self._media_of(playables)
         self._stamp = _stamp([*self.paths, *self._media])
         log.info("playlists changed: %d bulletins", len(playables))
-        self.post(ContentChanged(playables))
+        self.post(ContentChanged(playables, self.waiting(playables)))
         return True
 
 
@@ -122,12 +225,15 @@ class FeedPoll:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        waiting: Waiting = _nothing_waits,
     ) -> None:
         from signage.feed.http import Fetcher
 
         self.config = config
         self.post = post
         self.reload = reload
+        self.waiting = waiting
+        self._signed: datetime | None = None  # the signed time last told to the player
         self.fetcher = Fetcher()
         self.monotonic, self.sleep, self.rng = monotonic, sleep, rng or random.Random()
         self.failures = 0
@@ -151,11 +257,15 @@ class FeedPoll:
         try:
             result = sync(self.config, store, files, self.fetcher, lambda: datetime.now(self.config.board.timezone), sleep=self.sleep)
             due = store.claim_commands(now)  # recorded as run before they run
+            signed = store.feed().generated_at
         except SignageError as exc:  # recorded where it could be; never fatal to the board
             log.error("%s", exc)
             return
         finally:
             store.close()
+        if signed is not None and signed != self._signed:
+            self._signed = signed
+            self.post(SignedTime(signed))
         if due:
             self.post(RunCommands(due))
         if result.outcome == "unreachable":
@@ -173,16 +283,18 @@ class FeedPoll:
         for line in result.errors + result.notes:
             log.warning("feed: %s", line)
         if result.content_changed:
-            self.post(ContentChanged(self.reload()))
+            playables = self.reload()
+            self.post(ContentChanged(playables, self.waiting(playables)))
 
 
 class Jobs:
     """The board's background scheduler and the queue its jobs post to."""
 
-    def __init__(self, timezone: object) -> None:
+    def __init__(self, timezone: tzinfo) -> None:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
-        self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults=defaults)
+        self.store = SteadyJobStore(wall=lambda: datetime.now(timezone))
+        self.scheduler = BackgroundScheduler(timezone=timezone, job_defaults=defaults, jobstores={"default": self.store})
         self.inbox: InboxWatch | None = None
         self.feed: FeedPoll | None = None
 
@@ -198,20 +310,22 @@ class Jobs:
     ) -> Jobs:
         """Every time-driven job of the board, in one place."""
         jobs = cls(config.board.timezone)
+        waiting = waiting_for_media(config)
         if config.playlists:
-            watch = PlaylistWatch(config.playlists, jobs.events.put, reload, playables)
+            watch = PlaylistWatch(config.playlists, jobs.events.put, reload, playables, waiting)
             trigger = IntervalTrigger(seconds=playlist_seconds, jitter=playlist_seconds / 10)
             jobs.scheduler.add_job(watch.check, trigger, id="playlists", name="playlist watch")
         if config.inbox is not None:
             from signage.inbox.watch import InboxWatch
 
             def inbox_changed(changes: list[str]) -> None:
-                jobs.events.put(ContentChanged(reload()))
+                playables = reload()
+                jobs.events.put(ContentChanged(playables, waiting(playables)))
 
             jobs.inbox = InboxWatch(config, inbox_changed)
             jobs.scheduler.add_job(jobs.inbox.tick, IntervalTrigger(seconds=INBOX_TICK_SECONDS), id="inbox", name="drop folder")
         if config.feed is not None:
-            poll = jobs.feed = FeedPoll(config, jobs.events.put, reload)
+            poll = jobs.feed = FeedPoll(config, jobs.events.put, reload, waiting=waiting)
             # Jitter spreads a district's boards over the interval; the first pull is at start.
             trigger = IntervalTrigger(seconds=config.feed.poll_seconds, jitter=config.feed.poll_seconds / 5)
             jobs.scheduler.add_job(poll.run, trigger, id="feed", name="feed poll", next_run_time=datetime.now(config.board.timezone))

@@ -14,18 +14,19 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import pygame
 
+from signage.boardtime import BoardTime
 from signage.config import BoardConfig
 from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError, StoreError
-from signage.jobs import ContentChanged, Jobs, RunCommands
+from signage.jobs import ContentChanged, Jobs, RunCommands, SignedTime
 from signage.kiosk.notify import FrameWatchdog, Notifier
 from signage.kiosk.power import ScreenPower
 from signage.model import Action, Kind, Playable, Priority
@@ -41,7 +42,11 @@ log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
-    """Wall time for decisions, monotonic time for animation; tests pass their own."""
+    """Wall time for decisions, monotonic time for durations and animation; tests pass their own.
+
+    The wall clock may step either way at any moment (NTP, a hardware clock kept in local time, a
+    dead battery): the player watches one against the other (see `signage.boardtime`).
+    """
 
     def now(self) -> datetime: ...
 
@@ -88,6 +93,23 @@ SlideKey = tuple[str, object]  # (bulletin id, revision) or ("", date) for the i
 CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often
 
 
+def signed_time(config: BoardConfig) -> datetime | None:
+    """When the feed the board holds was signed: a time that has certainly passed (None without a feed)."""
+    if config.feed is None:
+        return None
+    from signage.feed.sync import open_store
+
+    try:
+        store, _ = open_store(config)
+        try:
+            return store.feed().generated_at
+        finally:
+            store.close()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return None
+
+
 def slide_key(playable: Playable | None, now: datetime) -> SlideKey:
     if playable is None:
         return ("", now.date())
@@ -126,15 +148,20 @@ class Player:
         )
         self.composer = Composer(self.layout, files, config.board.name, self.logo, volume=config.display.volume)
         self.content = load_content(config)
+        self.waiting: frozenset[str] = frozenset()  # held bulletins whose new revision's media is on its way
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
-        self.schedule = Schedule.start(rules_of(config), self.content, clock.now())
+        self.time = BoardTime()
+        self.time.learn(signed_time(config), clock.monotonic())
+        now, _, _ = self.time.read(clock.now(), clock.monotonic())
+        self.schedule = Schedule.start(rules_of(config), self.content, now)
         self.plays = PlayLog()
+        self._cut: str | None = None  # why the play on screen is being cut, decided when the schedule moved on
         self._screen_on: bool | None = None
         self.reporter = None
         if config.report is not None:
             from signage.report.reporter import Reporter
 
-            self.reporter = Reporter(config, self.plays, lambda: (self.plays.now_playing, self._screen_on))
+            self.reporter = Reporter(config, self.plays, lambda: (self.plays.now_playing, self._screen_on), time_status=self.time.report)
         self.jobs = Jobs.for_board(config, self.content, lambda: load_content(config), reporter=self.reporter)
         self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None
@@ -164,10 +191,24 @@ class Player:
             if (p.bulletin.id, p.bulletin.revision) not in self.failed and not (skip_audio and p.bulletin.kind is Kind.AUDIO)
         ]
 
-    def set_content(self, playables: list[Playable]) -> None:
+    def set_content(self, playables: list[Playable], now: datetime | None = None, waiting: frozenset[str] = frozenset()) -> None:
         """New bulletins (a feed accepted, the inbox changed): the engine decides what that changes."""
-        self.content = playables
-        self.schedule.replace(self.eligible(), self.clock.now())
+        self.content, self.waiting = playables, waiting
+        self.schedule.replace(self.eligible(), self.now()[0] if now is None else now)
+
+    def now(self) -> tuple[datetime, float]:
+        """The time to play by and the monotonic reading; a step of the wall clock is handled here, once."""
+        mono = self.clock.monotonic()
+        now, jump, before = self.time.read(self.clock.now(), mono)
+        if jump is not None and before is not None:
+            log.warning("%s", jump.line(before))
+            by = timedelta(seconds=jump.by_s)
+            # The turn on screen keeps the rest of its time; the engine re-plans the rest from `now`.
+            self.schedule.rebase(now, by)
+            turn = self.turn
+            if turn is not None and turn.playable is not None and turn.screen_on:
+                self.turn = Decision(turn.playable, True, turn.start + by, turn.until + by)
+        return now, mono
 
     # -- slides, composed ahead --------------------------------------------------
 
@@ -204,17 +245,22 @@ class Player:
 
     def _show(self, decision: Decision, now: datetime, *, wait: bool = False) -> None:
         """Put the decided turn on screen if its slide is ready; otherwise keep what is there."""
+        mono = self.clock.monotonic()
         if not decision.screen_on:
-            self.plays.end(now, "screen_off")
+            self.plays.end(now, "screen_off", mono)
+            self._cut = None
             self.frame.blank()
             self.turn, self.slide = decision, None
             return
         slide = self._slide_for(decision.playable, now, wait=wait)
         if slide is None:
             return
-        self.plays.end(now, self._why_cut(decision))
+        self.plays.end(now, self._cut or self._why_cut(decision), mono)
+        self._cut = None
         if decision.playable is not None:
-            self.plays.begin(decision.playable, now)
+            # A slide that came late (composing, or a new revision taking over the turn) is owed only what the turn has left.
+            left = decision.start + timedelta(seconds=turn_seconds(decision.playable)) - now
+            self.plays.begin(decision.playable, now, mono, planned_s=max(0.0, left.total_seconds()))
         self.frame.show(slide.pages[0], fade=self.slide is not None)
         if slide.live is not None:
             # A live slide (video, audio) is consumed by playing: composed afresh for its next turn.
@@ -228,17 +274,26 @@ class Player:
             self._slide_for(upcoming, now)  # compose it while this one shows
 
     def _why_cut(self, decision: Decision) -> str:
-        """Why the bulletin on screen gives way to `decision`, should its turn not be over yet."""
+        """Why the bulletin on screen gives way to `decision`, should its turn not be over yet.
+
+        Judged when the engine moves on, from what the board holds then: the next slide may take a
+        while to compose, and by then the bulletin may be back in a new revision.
+        """
         current = self.plays.current
         coming = decision.playable
         if current is None:
             return "expired"
-        if coming is not None and coming.bulletin.priority is Priority.EMERGENCY and current.bulletin.priority is not Priority.EMERGENCY:
+        bulletin = current.bulletin
+        if coming is not None and coming.bulletin.priority is Priority.EMERGENCY and bulletin.priority is not Priority.EMERGENCY:
             return "emergency"
-        if coming is not None and coming.bulletin.id == current.bulletin.id and coming.bulletin.revision != current.bulletin.revision:
-            return "revised"
-        if all(p.bulletin.id != current.bulletin.id for p in self.content):
+        held = [p.bulletin for p in self.content if p.bulletin.id == bulletin.id]
+        if bulletin.id in self.waiting or any(other.revision != bulletin.revision for other in held):
+            return "revised"  # a new revision took its place, or will once its media is here
+        if not held:
             return "withdrawn"
+        if (bulletin.id, bulletin.revision) in self.failed:
+            return "error"
+        # Its validity or slot ended. (A turn that ran its course is completed and gives no reason.)
         return "expired"
 
     def run_commands(self, commands: list[tuple[str, Action]], now: datetime) -> None:
@@ -251,7 +306,7 @@ class Player:
                 self.schedule.override_screen(on, now)
                 outcome = "ok"
             elif action is Action.RELOAD:
-                self.set_content(load_content(self.config))
+                self.set_content(load_content(self.config), now, self.waiting)
                 outcome = "ok"
             elif action is Action.SYNC:
                 outcome = "ok" if self.jobs.run_now("feed") else "no feed configured"
@@ -279,7 +334,7 @@ class Player:
     def _live_failed(self, message: str, now: datetime) -> None:
         """A video or sound broke mid-play: the slide ends now, the bulletin is reported and left out."""
         log.error("%s", message)
-        self.plays.end(now, "error")
+        self.plays.end(now, "error", self.clock.monotonic())
         self.frame.play(None, 0.0)
         playable = self.turn.playable if self.turn is not None else None
         if playable is not None:
@@ -315,18 +370,19 @@ class Player:
         self._last_mono = mono
         self._next_shot = mono
         while self.turn is None:  # a bulletin that fails to compose is dropped; idle is the floor
-            now = self.clock.now()
+            now, _ = self.now()
             self._show(self.schedule.at(now), now, wait=True)
 
     def step(self) -> None:
         """One frame: follow the engine's decision, advance animations by the elapsed time, present."""
-        mono = self.clock.monotonic()
-        now = self.clock.now()
+        now, mono = self.now()
         for event in self.jobs.drain():
             if isinstance(event, ContentChanged):
-                self.set_content(event.playables)
+                self.set_content(event.playables, now, event.waiting)
             elif isinstance(event, RunCommands):
                 self.run_commands(event.commands, now)
+            elif isinstance(event, SignedTime):
+                self.time.learn(event.generated_at, mono)
         live = self.frame.live
         if live is not None and live.failed:
             self._live_failed(live.failed, now)
@@ -334,12 +390,16 @@ class Player:
         if decision.screen_on is not self._screen_on:
             self._follow_screen_hours(decision.screen_on)
         if not self._same_turn(decision):
+            if self._cut is None and decision.screen_on:
+                self._cut = self._why_cut(decision)
             self._show(decision, now)
-        elif self.slide is not None:
-            due = self._page_due(now)
-            if due != self.page:
-                self.page = due
-                self.frame.show(self.slide.pages[due])
+        else:
+            self._cut = None  # the engine came back to the turn on screen before the next slide was ready
+            if self.slide is not None:
+                due = self._page_due(now)
+                if due != self.page:
+                    self.page = due
+                    self.frame.show(self.slide.pages[due])
         dirty = self.frame.update(now, mono - self._last_mono, mono)
         alive = mono > self._last_mono  # a loop whose clock stands still is not playing, whatever it presents
         self._last_mono = mono
@@ -369,11 +429,14 @@ class Player:
         self._power_pool.submit(switch)
 
     def _idle_wait(self) -> float:
-        """Seconds until something can change on a still frame: the clock's next second, or the engine's next decision."""
-        now = self.clock.now()
+        """Seconds until something can change on a still frame: the clock's next second, or the engine's next decision.
+
+        Never more than a second, so a step of the wall clock is seen within a frame even on a still one.
+        """
+        now, _ = self.now()
         until = self.schedule.at(now).until
         pending = 0.05 if self._jobs else 1.0  # a slide being composed: look again soon
-        return max(0.005, min(1.0 - (time.time() % 1.0), (until - now).total_seconds(), pending))
+        return max(0.005, min(1.0 - (now.timestamp() % 1.0), (until - now).total_seconds(), pending))
 
     def run(self, for_seconds: float | None = None) -> None:
         """Play until stopped (signal, window closed) or for `for_seconds`."""
@@ -417,7 +480,8 @@ class Player:
 
     def close(self) -> None:
         self.notifier.stopping()
-        self.plays.end(self.clock.now(), "stopped")
+        now, mono = self.now()
+        self.plays.end(now, "stopped", mono)
         self.frame.play(None, 0.0)  # silence and release decoders before exit
         self.jobs.shutdown()
         if self.reporter is not None:

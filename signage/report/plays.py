@@ -1,4 +1,7 @@
-"""Proof of play: which bulletin was on screen, from when, for how long, and why it ended."""
+"""Proof of play: which bulletin was on screen, from when, for how long, and why it ended.
+
+How long is measured on the monotonic clock: the wall clock may step back or forward mid-slide.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from signage.model import Playable
 
 # A turn that ends this close to its full length counts as completed (frame pacing, a late compose).
 COMPLETED_SLACK_S = 0.5
+LONGEST_PLAY_S = 86_400.0  # no turn lasts a day: a longer reading is a clock that stepped
 
 REASONS = ("emergency", "withdrawn", "expired", "revised", "screen_off", "error", "stopped")
 
@@ -43,7 +47,7 @@ class PlayLog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._current: tuple[Playable, datetime, float] | None = None
+        self._current: tuple[Playable, datetime, float | None, float] | None = None  # (playable, start, monotonic start, planned s)
         self._done: list[Play] = []
 
     @property
@@ -56,19 +60,27 @@ class PlayLog:
         current = self.current
         return current.bulletin.id if current is not None else None
 
-    def begin(self, playable: Playable, at: datetime) -> None:
-        """A bulletin's slide went on screen (the one before must have been ended)."""
-        with self._lock:
-            self._current = (playable, at, turn_seconds(playable))
+    def begin(self, playable: Playable, at: datetime, mono: float | None = None, *, planned_s: float | None = None) -> None:
+        """A bulletin's slide went on screen at `at` (monotonic `mono`); the one before must have been ended.
 
-    def end(self, at: datetime, reason: str) -> Play | None:
-        """The slide on screen left it; `reason` says why in case it left before its turn was over."""
+        `planned_s`: what its turn has left, when it came on screen after the turn began (its full turn if None).
+        """
+        planned = turn_seconds(playable) if planned_s is None else planned_s
+        with self._lock:
+            self._current = (playable, at, mono, planned)
+
+    def end(self, at: datetime, reason: str, mono: float | None = None) -> Play | None:
+        """The slide on screen left it; `reason` says why in case it left before its turn was over.
+
+        Seconds shown come from the monotonic readings when both ends have one, else from the wall clock.
+        """
         with self._lock:
             if self._current is None:
                 return None
-            playable, started, planned = self._current
+            playable, started, started_mono, planned = self._current
             self._current = None
-            shown = max(0.0, (at - started).total_seconds())
+            shown = mono - started_mono if mono is not None and started_mono is not None else (at - started).total_seconds()
+            shown = min(max(0.0, shown), LONGEST_PLAY_S)
             completed = shown >= planned - COMPLETED_SLACK_S
             play = Play(playable.bulletin.id, playable.bulletin.revision, started, shown, completed, None if completed else reason)
             self._done.append(play)

@@ -50,6 +50,7 @@ class Reporter:
         *,
         now: Callable[[], datetime] | None = None,
         session: requests.Session | None = None,
+        time_status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         assert config.report is not None
         self.config = config
@@ -57,6 +58,7 @@ class Reporter:
         self.key = load_private_key(self.section.key)  # a missing or bad key stops the start, naming the file
         self.plays = plays
         self.live = live
+        self.time_status = time_status  # the player's: clock steps seen, playing by the feed's signed time
         self.now = now or (lambda: datetime.now(config.board.timezone))
         self.sender = Sender(self.section.url, session)
         self.started = time.monotonic()
@@ -97,6 +99,7 @@ class Reporter:
             "clock_behind_trusted": clock_note is not None,
             "feed_notes": record.notes,  # e.g. a lower sequence accepted once after a key rotation
             "heartbeat_s": self.section.heartbeat_seconds,
+            **(self.time_status() if self.time_status is not None else {}),
         }
 
     def heartbeat(self, *, timeout: tuple[float, float] | None = None) -> int | None:
