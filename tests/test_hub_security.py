@@ -463,3 +463,54 @@ def test_refusals_an_officer_reads_are_in_vietnamese(hub: Hub) -> None:
     assert "không tìm thấy" in officer.get(hub.url + "/screenshots/tan-quan/9.png", timeout=10).text.lower()
     out = officer.post(hub.url + "/logout", headers={"Origin": "http://evil.example"}, timeout=10)
     assert out.status_code == 403 and "từ chối" in out.text
+
+
+# --- siblings ------------------------------------------------------------------------------------------------
+
+
+def test_nul_or_control_characters_in_a_page_address_answer_404_not_500(hub: Hub) -> None:
+    # PostgreSQL refuses a NUL in any text it is given: a bulletin or board id from the URL must not reach it.
+    officer = hub.sign_in()
+    for path in ("/bulletins/hq%00x", "/bulletins/%1b%5b2J", "/screenshots/tan%00quan/2.png", "/boards/tan%00quan"):
+        answer = officer.get(hub.url + path, timeout=10)
+        assert answer.status_code == 404, (path, answer.status_code)
+    assert officer.get(hub.url + "/?q=%00", timeout=10).status_code == 200
+    assert officer.get(hub.url + "/export.csv?board=%00", timeout=10).status_code == 400
+
+
+def test_sign_in_with_a_next_that_browsers_read_as_another_site_lands_on_the_hub(hub: Hub) -> None:
+    for target in ("/\t/evil.example/", "/\n/evil.example/", "/\\evil.example/", "//evil.example/", "/%5Cevil.example"):
+        answer = browser().post(hub.url + "/login", data={"username": "an", "password": PASSWORD, "next": target}, allow_redirects=False)
+        location = answer.headers["location"]
+        assert answer.status_code == 303 and location.startswith("/") and not location.startswith(("//", "/\\")), (target, location)
+        assert not re.search(r"[\x00-\x20\\]", location), (target, location)
+
+
+def test_feed_server_sending_a_unicode_digit_content_length_gets_a_one_line_error(tmp_path: Path) -> None:
+    """`signage verify` against a hostile server: Content-Length "²" passes str.isdigit() and made int() raise."""
+    import socket
+    import threading
+    from datetime import UTC
+
+    from signage.district.verify import verify_site
+    from signage.errors import SignageError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_all() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\nConnection: close\r\n\r\n{}")
+
+    threading.Thread(target=answer_all, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/feed.json"
+        with pytest.raises(SignageError):
+            verify_site(url, ["ed25519:" + base64.b64encode(bytes(32)).decode()], now=datetime.now(UTC))
+    finally:
+        listener.close()

@@ -267,7 +267,7 @@ def _http_chunks(url: str, limit: int) -> Iterator[bytes]:
         if response.status_code != 200:
             raise FetchError(f"{url}: HTTP {response.status_code} {response.reason}")
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:  # "²" passes isdigit() alone
             raise FetchError(f"{url}: {declared} bytes, more than the {limit} byte limit")
         received = 0
         for chunk in response.iter_content(_CHUNK_BYTES):

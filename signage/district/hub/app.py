@@ -337,6 +337,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     @guard(page=True)
     def bulletin_page(request: Request) -> Response:
         bulletin = request.path_params["bulletin"]
+        if not _id_like(bulletin):  # never sent to the database: PostgreSQL refuses a NUL in any text
+            return pages.problem(request, 404, "Không có bản tin này.")
         period = last_days_of(request, 7)
         if isinstance(period, Response):
             return period
@@ -352,6 +354,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     @guard(page=False)
     def screenshot(request: Request) -> Response:
         board, name = request.path_params["board"], request.path_params["name"]
+        if board not in board_names:
+            return PlainTextResponse("Không tìm thấy ảnh màn hình này.", status_code=404)
         seq_text, thumb = (name[: -len(".thumb.png")], True) if name.endswith(".thumb.png") else (name.removesuffix(".png"), False)
         seq = ascii_int(seq_text, 16) if name.endswith(".png") else None
         png = None if seq is None else store.screenshot_png(board, seq, thumb=thumb)
@@ -442,6 +446,11 @@ def parse_period(from_text: str | None, to_text: str | None, default_first: date
     if (last - first).days >= MAX_EXPORT_DAYS:
         return f"Mỗi lần chỉ xem được tối đa {MAX_EXPORT_DAYS} ngày."
     return first, last
+
+
+def _id_like(text: str) -> bool:
+    """A bulletin or board id as a URL may carry one: 1 to 200 printable characters (no NUL, no escape)."""
+    return 0 < len(text) <= 200 and text.isprintable()
 
 
 def _who(name: str, known: bool) -> str:
