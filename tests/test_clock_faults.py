@@ -421,3 +421,38 @@ def test_the_cut_reason_is_judged_when_the_engine_moves_on_not_when_the_next_sli
     run_for(player, clock, 0.2)
     plays = [(p.bulletin, p.revision, p.reason) for p in player.plays.take()]
     assert plays[0] == ("anh", 1, "withdrawn")
+
+
+def test_clock_stepped_back_mid_video_keeps_the_picture_moving_and_the_next_clip_on_time(tmp_path: Path) -> None:
+    """The video stood still on its last frame while the ticker moved, for the hour the clock had gone back."""
+    import time
+
+    from tests.videoclips import frame_index, numbered_clip
+
+    numbered_clip(tmp_path / "a.mp4", seconds=2.0)
+    numbered_clip(tmp_path / "b.mp4", seconds=2.0)
+    clips = "".join(
+        f'[[bulletins]]\nid = "{name}"\nkind = "video"\ntitle = "Phim {name}"\nmedia = "{name}.mp4"\nduration_s = 2\n' for name in "ab"
+    )
+    clock = SteppingClock()
+    config = load_config(board(tmp_path, clips))
+    player = Player(config, HeadlessOutput(config.display), clock)
+    pictures: list[tuple[float, str | None, int]] = []
+    try:
+        player.start()
+        for frame in range(round(5.5 * 30)):
+            clock.t = (frame + 1) / 30
+            if abs(clock.t - 1.0) < 1e-9:
+                clock.offset = timedelta(hours=-1)
+            player.step()
+            time.sleep(1 / 120)  # the decoder thread works in real time: let it keep up with the test's clock
+            live = player.frame.live
+            bulletin = player.slide.playable.bulletin.id if player.slide and player.slide.playable else None
+            level = player.frame.surface.get_at(live.rect.center).r if live is not None else -1
+            pictures.append((clock.t, bulletin, level))
+    finally:
+        player.close()
+        player.output.close()
+    assert changes(pictures)[:3] == [(0.0, "a"), (2.0, "b"), (4.0, "a")]
+    after_step = {frame_index(level) for t, bulletin, level in pictures if bulletin == "a" and 1.2 <= t < 1.9}
+    assert len(after_step) > 5, after_step  # the clip kept playing through the step
