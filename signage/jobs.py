@@ -134,7 +134,9 @@ class SteadyJobStore(MemoryJobStore):
             if job.next_run_time is not None:
                 job._modify(next_run_time=job.next_run_time + by)
                 super().update_job(job)
-        log.info("jobs: the clock stepped %s %s: each job keeps its time to run", "forward" if step > 0 else "back", describe_seconds(step))
+        # The player logs the step once, for everyone; this is the detail.
+        way = "forward" if step > 0 else "back"
+        log.debug("jobs: the clock stepped %s %s: each job keeps its time to run", way, describe_seconds(step))
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         self._follow(now)
