@@ -183,6 +183,29 @@ def _config(path: Path | None) -> BoardConfig:
     return load_config(path) if path else BoardConfig.demo()
 
 
+def _board_config(path: Path | None) -> BoardConfig:
+    """The config, for a command that opens the board's store; run as root, it acts as the data folder's owner.
+
+    On an installed kiosk the player (user `signage`) owns its data folder. A board.db, -wal, -shm or
+    media file made by root (`sudo signage plan`, a technician's `status`) would lock the player out
+    of its own store; SQLite makes -wal and -shm even to read. So root takes the owner's identity
+    before anything is opened (the effective ids: a one-shot command, not the player).
+    """
+    config = _config(path)
+    if os.geteuid() != 0:
+        return config
+    try:
+        owner = config.board.data_dir.stat()
+    except OSError:
+        return config  # not made yet: nothing of the player's to protect
+    if owner.st_uid != 0:
+        os.setgroups([owner.st_gid])
+        os.setegid(owner.st_gid)
+        os.seteuid(owner.st_uid)
+        log.debug("acting as uid %d, gid %d: the owner of %s", owner.st_uid, owner.st_gid, config.board.data_dir)
+    return config
+
+
 def _play(args: argparse.Namespace) -> int:
     from signage.kiosk.power import ScreenPower
     from signage.player import Player, SystemClock
@@ -228,7 +251,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     if args.hours > 24 * 31:
         raise SignageError(f"--hours: at most {24 * 31} (a month), got {args.hours:g}")
-    config = _config(args.config)
+    config = _board_config(args.config)
     zone = config.board.timezone
     start = args.start or datetime.now(zone)
     if start.tzinfo is None:
@@ -246,7 +269,7 @@ def _sync(args: argparse.Namespace) -> int:
     from signage.feed.http import Fetcher
     from signage.feed.sync import open_store, sync
 
-    config = _config(args.config)
+    config = _board_config(args.config)
     store, files = open_store(config)
     fetcher = Fetcher()
     try:
@@ -267,7 +290,7 @@ def _status(args: argparse.Namespace) -> int:
 
     from signage.status import board_status, status_lines
 
-    config = _config(args.config)
+    config = _board_config(args.config)
     status = board_status(config, datetime.now(config.board.timezone))
     if args.json:
         json.dump(status, sys.stdout, ensure_ascii=False, indent=1)
@@ -280,7 +303,7 @@ def _status(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from signage.kiosk.doctor import Level, health
 
-    config = _config(args.config)
+    config = _board_config(args.config)
     checks = health(config, datetime.now(config.board.timezone), environ=os.environ)
     for check in checks:
         print(check.line())
@@ -294,7 +317,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from signage.inbox.importer import import_folder
 
-    for line in import_folder(_config(args.config), args.path):
+    for line in import_folder(_board_config(args.config), args.path):
         print(line)
     return 0
 

@@ -11,14 +11,18 @@ import ast
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -313,3 +317,67 @@ def test_status_says_ready_only_for_what_will_play_and_why_not_for_the_rest(tmp_
     assert entries["xa"]["why_not"].startswith("waiting for media: ")
     for name in ("hong", "xa"):  # the readable lines say the same
         assert next(line for line in lines if line.strip().startswith(name + " ")).endswith(entries[name]["why_not"])
+
+
+# -- commands run as root on an installed kiosk ---------------------------------------------
+
+KIOSK_UID = KIOSK_GID = 23456  # the `signage` user of an installed kiosk (no passwd entry needed)
+
+
+@pytest.fixture
+def kiosk_board() -> Iterator[tuple[Path, FeedServer]]:
+    """A board whose data folder belongs to the player's user, as kiosk/install.sh leaves it; its feed served."""
+    if os.geteuid() != 0:
+        pytest.skip("acting as another user needs root")
+    base = Path(tempfile.mkdtemp(prefix="signage-kiosk-", dir="/tmp"))  # outside pytest's 0700 folder: the player's user reads it
+    base.chmod(0o755)
+    try:
+        (base / "src").mkdir()
+        key = generate_key(base / "district.key")
+        district = District(base, base / "src", base / "site", base / "district.key", public_key_text(public_raw(key)))
+        district.bulletin("hop-dan")
+        district.image("rac")
+        district.publish()
+        with FeedServer(district.site) as server:
+            config = board_config(district, server)
+            config.chmod(0o644)
+            state = data_dir(config)
+            state.mkdir(mode=0o700)
+            os.chown(state, KIOSK_UID, KIOSK_GID)
+            yield config, server
+    finally:
+        shutil.rmtree(base)
+
+
+def python_for_everyone() -> list[str]:
+    """A Python another user can run, as on a kiosk (/opt/signage/.venv on the system's Python)."""
+    base = Path(sys.base_prefix)
+    if all(part.stat().st_mode & 0o005 == 0o005 for part in (base, *base.parents)):
+        return [sys.executable]
+    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+    if not system.exists():
+        pytest.skip(f"{base} is private to root and there is no {system} for another user to run")
+    return [str(system)]  # with this checkout and the venv's packages on PYTHONPATH
+
+
+def as_kiosk_cli(*args: str | Path, **options: Any) -> subprocess.CompletedProcess[str]:
+    packages = sysconfig.get_paths()["purelib"]
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{packages}"}
+    command = [*python_for_everyone(), "-m", "signage", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment, cwd="/", **options)
+
+
+def owners(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(path.relative_to(folder)): (path.lstat().st_uid, path.lstat().st_gid) for path in folder.rglob("*")}
+
+
+def test_plan_status_doctor_and_sync_run_as_root_leave_every_board_file_to_the_player(kiosk_board: tuple[Path, FeedServer]) -> None:
+    """Before: `signage plan` as root made board.db (and its -wal, -shm) root's; the player then could not open it."""
+    config, _ = kiosk_board
+    for command in (["plan", "--hours", "1"], ["status"], ["doctor"], ["sync"]):
+        result = as_kiosk_cli(*command, "--config", config)
+        assert "Traceback" not in result.stderr, result.stderr
+        made = owners(data_dir(config))
+        assert made and all(owner == (KIOSK_UID, KIOSK_GID) for owner in made.values()), (command, made)
+    as_player = as_kiosk_cli("sync", "--config", config, user=KIOSK_UID, group=KIOSK_GID, extra_groups=[])
+    assert as_player.returncode == 0, as_player.stderr  # the player's user still opens and writes everything
