@@ -10,6 +10,7 @@ from signage.errors import SignageError
 from signage.feed.trust import effective_now, is_stale, plays_by_signed_time
 from signage.model import Bulletin, Source
 from signage.playlist import load_playlists
+from signage.text import printable
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -112,7 +113,19 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
         status["inbox"] = str(config.inbox.path)
         status["quarantine"] = quarantined(config.inbox)
     status["reports_queued"] = _reports_queued(config)
-    return status
+    # File names, titles and errors come from clerks, sticks and the network: a terminal gets them escaped.
+    return _printable_tree(status)
+
+
+def _printable_tree(value: Any) -> Any:
+    """Every string in a status document with control, separator and bidi characters escaped (`text.printable`)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable_tree(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable_tree(item) for item in value]
+    return value
 
 
 def _reports_queued(config: BoardConfig) -> int:
