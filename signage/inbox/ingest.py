@@ -4,6 +4,10 @@ A file is taken only once its size and time have held still for `inbox.settle_se
 decodes fully; it is then copied into the content-addressed store, so the original may be edited
 or its USB stick pulled without effect until it is saved again (a new revision). A file that
 leaves the folder withdraws its bulletin. Nothing is ever deleted: bad files are moved aside.
+
+Every file is opened relative to the folder without following links and checked on the descriptor
+(`reading.py`); it is copied from that descriptor into a private staging file, and the decoders read
+only that copy, so a name swapped for a link after the check is never followed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,20 +25,35 @@ from typing import Any
 
 from signage.config import BoardConfig, InboxSection
 from signage.errors import BulletinError, MediaError, StoreError
-from signage.inbox.rules import bulletin_id, ignored, kind_of, reason_line, split_priority, title_from_name
+from signage.inbox.reading import Refused, copy_hashing, open_regular, read_limited, refusal_of
+from signage.inbox.rules import (
+    REASON_SUFFIX,
+    bulletin_id,
+    fit_name,
+    ignored,
+    kind_of,
+    reason_line,
+    split_priority,
+    title_from_name,
+    utf8_name,
+)
 from signage.media.docxfile import read_docx
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
 from signage.model import BulletinInput, Kind, Playable, Source, parse_bulletin
 from signage.store.db import Store
-from signage.store.files import ContentStore, atomic_write, fsync_dir
+from signage.store.files import ContentStore, atomic_write
+from signage.text import printable
 
 log = logging.getLogger(__name__)
 
 SIDECAR_KEYS = {"title", "body", "priority", "valid_from", "valid_until", "slots", "duration_s"}
 DECODE_PATIENCE = 10.0  # seconds a still file that will not decode may be a copy in progress
 CLOSED_SETTLE = 0.2  # a file its writer closed needs only this long to show it holds still
+SIDECAR_MAX_BYTES = 64 * 1024  # a settings file is a few lines
+REASON_MAX_BYTES = 4096  # a reason file is one line; anything larger in quarantine is not one of ours
+FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class _SetAside(Exception):
@@ -46,31 +66,74 @@ class _NotYet(_SetAside):
     """The file does not decode; if it has held still for long enough it is set aside, else looked at again."""
 
 
+class _Vanished(Exception):
+    """The file left between the listing and the open: its withdrawal is the next look's business."""
+
+
 @dataclass(frozen=True, slots=True)
 class Stamp:
     size: int
     mtime_ns: int
 
 
-def stamp_of(inbox: Path, name: str) -> Stamp | None:
-    """The file's size and time, folding in its sidecar's: saving either makes a new revision."""
+def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
     try:
-        info = os.stat(inbox / name)
-    except OSError:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:  # gone, or a name too long once `.toml` is added to it
         return None
+
+
+def sidecar_name(name: str, dir_fd: int) -> str | None:
+    """The settings file beside `name`, whatever it is: a link is found too, then refused and moved with the file."""
+    for candidate in (f"{name}.toml", f"{name.rsplit('.', 1)[0]}.toml"):
+        if _lstat(candidate, dir_fd) is not None:
+            return candidate
+    return None
+
+
+def stamp_of(info: os.stat_result, name: str, dir_fd: int) -> Stamp:
+    """The file's size and time (of the name itself, never a link's target), folding in its sidecar's."""
     size, mtime = info.st_size, info.st_mtime_ns
-    sidecar = _sidecar(inbox, name)
-    if sidecar is not None:
-        extra = sidecar.stat()
+    sidecar = sidecar_name(name, dir_fd)
+    extra = _lstat(sidecar, dir_fd) if sidecar is not None else None
+    if extra is not None:
         size, mtime = size + extra.st_size, max(mtime, extra.st_mtime_ns)
     return Stamp(size, mtime)
 
 
-def _sidecar(inbox: Path, name: str) -> Path | None:
-    for candidate in (inbox / f"{name}.toml", inbox / f"{name.rsplit('.', 1)[0]}.toml"):
-        if candidate.is_file():
+def own_files(config: BoardConfig) -> frozenset[tuple[int, int]]:
+    """The board's own files by identity (device, inode): never a notice, whatever folder they are kept in."""
+    database = config.board.data_dir / "board.db"
+    paths = [config.path, database, database.with_name("board.db-wal"), database.with_name("board.db-shm")]
+    if config.report is not None:
+        paths.append(config.report.key)
+    found = set()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found.add((info.st_dev, info.st_ino))
+    return frozenset(found)
+
+
+def quarantine_name(quarantine: Path, name: str) -> str:
+    """A free name in quarantine for `name`: short enough for `<it>.reason.txt`, `-1`, `-2`… when taken.
+
+    Escaped as the reason shows it (`text.printable`): no escape sequence for a terminal's `ls`, and a
+    name that was not UTF-8 becomes one a Windows share can show, so the clerk can open it.
+    """
+    shown = printable(name)
+    counter = 0
+    while True:
+        candidate = fit_name(shown, counter=counter)
+        if not any(os.path.lexists(quarantine / taken) for taken in (candidate, candidate + REASON_SUFFIX, f"{candidate}.toml")):
             return candidate
-    return None
+        counter += 1
+
+
+def write_reason(quarantine: Path, target: str, line: str) -> None:
+    atomic_write(quarantine / f"{target}{REASON_SUFFIX}", (line + "\n").encode("utf-8"))
 
 
 class Inbox:
@@ -78,6 +141,7 @@ class Inbox:
 
     def __init__(self, config: BoardConfig, content: ContentStore, now: Callable[[], datetime]) -> None:
         assert config.inbox is not None
+        self.config = config
         self.section: InboxSection = config.inbox
         self.folder = config.inbox.path
         self.content = content
@@ -103,7 +167,7 @@ class Inbox:
         patience: float = DECODE_PATIENCE,
         closed: dict[str, float] | None = None,
     ) -> list[str]:
-        """One look at the folder at monotonic time `clock`; returns what changed (one line each).
+        """One look at the folder at monotonic time `clock`; returns what changed (one line each, printable).
 
         `closed` maps names to when a writer closed them (inotify): a closed copy is complete, so it
         needs to hold still only briefly (CLOSED_SETTLE) rather than the full `settle`.
@@ -111,25 +175,63 @@ class Inbox:
         self.store = store
         settle = self.section.settle_seconds if settle is None else settle
         self._closed.update(closed or {})
+        try:
+            folder_fd = os.open(self.folder, FOLDER_FLAGS)  # the board's own setting: its path may be a link
+        except OSError as exc:
+            log.error("%s: cannot read the drop folder: %s", self.folder, exc.strerror)
+            return []
+        try:
+            changes = self._look(folder_fd, clock, settle, patience)
+        finally:
+            os.close(folder_fd)
+        for line in changes:
+            log.info("inbox: %s", line)
+        return changes
+
+    def _listing(self, folder_fd: int) -> dict[str, os.stat_result]:
+        """Every name in the folder but folders, ignored names and the board's own files, with its lstat."""
+        own = own_files(self.config)
+        found = {}
+        with os.scandir(folder_fd) as entries:
+            for entry in entries:
+                if ignored(entry.name):
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                # The board's key kept in this folder is not a notice; a second name for it (a hard link) is refused below.
+                if stat.S_ISDIR(info.st_mode) or ((info.st_dev, info.st_ino) in own and info.st_nlink == 1):
+                    continue
+                found[entry.name] = info
+        return found
+
+    def _look(self, folder_fd: int, clock: float, settle: float, patience: float) -> list[str]:
         changes: list[str] = []
         known = self.store.inbox_files()
         try:
-            names = sorted(entry.name for entry in os.scandir(self.folder) if entry.is_file() and not ignored(entry.name))
+            listing = self._listing(folder_fd)
         except OSError as exc:
             log.error("%s: cannot read the drop folder: %s", self.folder, exc.strerror)
             return changes
+        names = sorted(listing)
         for name in set(known) - set(names):  # gone from the folder: withdrawn at once
             if self.store.drop_inbox(name) is not None:
-                changes.append(f"{name}: withdrawn")
+                changes.append(f"{printable(name)}: withdrawn")
         for name in set(self._seen) - set(names):
             del self._seen[name]
         for name in set(self._closed) - set(names):
             del self._closed[name]
         for name in names:
-            stamp = stamp_of(self.folder, name)
-            if stamp is None:
-                continue
             record = known.get(name)
+            # Links, pipes, devices, second names and names that are not UTF-8: set aside at once, never opened.
+            unfit = refusal_of(listing[name]) if utf8_name(name) else Refused("name", "not UTF-8")
+            if unfit is not None:
+                changes.append(self._set_aside(folder_fd, name, unfit.code, unfit.detail))
+                if record is not None:
+                    self.store.drop_inbox(name)
+                continue
+            stamp = stamp_of(listing[name], name, folder_fd)
             if record is not None and (record["size"], record["mtime_ns"]) == (stamp.size, stamp.mtime_ns):
                 continue  # taken as it is
             seen = self._seen.get(name)
@@ -145,44 +247,90 @@ class Inbox:
             if clock - seen[1] < wait:
                 continue
             try:
-                changes.append(self._take(name, stamp, record))
+                changes.append(self._take(folder_fd, name, stamp, record))
                 self._seen.pop(name, None)
                 self._closed.pop(name, None)
+            except _Vanished:
+                continue
+            except StoreError as exc:
+                # The board's own disk, not the file: looked at again once it has held still anew.
+                log.error("%s", exc)
+                self._seen[name] = (stamp, clock)
             except _SetAside as refusal:
                 if isinstance(refusal, _NotYet) and clock - seen[1] < patience:
                     continue  # perhaps a copy still in progress that paused: judged later
-                changes.append(self._set_aside(name, refusal.code, refusal.detail))
+                changes.append(self._set_aside(folder_fd, name, refusal.code, refusal.detail))
                 if record is not None:
                     self.store.drop_inbox(name)
-        for line in changes:
-            log.info("inbox: %s", line)
         return changes
 
     # -- taking one file ------------------------------------------------------------
 
-    def _take(self, name: str, stamp: Stamp, record: dict[str, Any] | None) -> str:
-        path = self.folder / name
+    def _take(self, folder_fd: int, name: str, stamp: Stamp, record: dict[str, Any] | None) -> str:
         kinds = kind_of(name)
         if kinds is None:
-            raise _SetAside("unsupported", f"'{path.suffix or name}'")
+            raise _SetAside("unsupported", f"'{os.path.splitext(name)[1] or name}'")
         kind, media_type = kinds
-        if stamp.size == 0 or path.stat().st_size == 0:
-            raise _SetAside("empty", "0 bytes")
+        staged, sha256, size = self._stage(folder_fd, name)
+        try:
+            return self._take_staged(folder_fd, name, kind, media_type, (staged, sha256, size), stamp, record)
+        finally:
+            staged.unlink(missing_ok=True)  # adopted into the store, or not needed
+
+    def _stage(self, folder_fd: int, name: str) -> tuple[Path, str, int]:
+        """Copy the file, as its checked descriptor reads, into a private file that the decoders then read."""
+        try:
+            fd, info = open_regular(name, folder_fd)
+        except Refused as refusal:
+            raise _SetAside(refusal.code, refusal.detail) from None
+        except FileNotFoundError:
+            raise _Vanished from None
+        except OSError as exc:
+            raise _SetAside("unreadable", exc.strerror or str(exc)) from None
+        try:
+            if info.st_size == 0:
+                raise _SetAside("empty", "0 bytes")
+            suffix = os.path.splitext(name)[1].lower()  # decoders may look at it; short, from KINDS
+            try:
+                writer, staged = self.content.stage(suffix)
+            except OSError as exc:
+                raise StoreError(f"{self.content.staging_dir}: cannot stage {printable(name)}: {exc.strerror}") from None
+            try:
+                with writer:
+                    sha256, size = copy_hashing(fd, writer)
+            except OSError as exc:
+                staged.unlink(missing_ok=True)
+                raise StoreError(f"{printable(name)}: cannot copy into the media store: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        return staged, sha256, size
+
+    def _take_staged(
+        self,
+        folder_fd: int,
+        name: str,
+        kind: Kind,
+        media_type: str | None,
+        copy: tuple[Path, str, int],
+        stamp: Stamp,
+        record: dict[str, Any] | None,
+    ) -> str:
+        staged, copied_sha256, size = copy
         priority, stem = split_priority(name.rsplit(".", 1)[0])
         data: dict[str, Any] = {"id": bulletin_id(name), "kind": kind.value, "title": title_from_name(stem), "priority": priority.value}
         seconds = pages = None
         sha256 = None
         try:
             if name.lower().endswith(".txt"):
-                data["title"], data["body"] = read_notice(path)
+                data["title"], data["body"] = read_notice(staged)
             elif name.lower().endswith(".docx"):
-                data["title"], data["body"] = read_docx(path)
+                data["title"], data["body"] = read_docx(staged)
             else:
                 assert media_type is not None
-                sniffed = sniff_file(path)
+                sniffed = sniff_file(staged)
                 if sniffed != media_type:
-                    raise _SetAside("impostor", f"named {path.suffix}, but the bytes are {sniffed or 'something else'}")
-                found = probe(path, media_type)
+                    raise _SetAside("impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniffed or 'something else'}")
+                found = probe(staged, media_type)
                 seconds, pages = found.seconds, found.pages
         except MediaError as exc:
             message = str(exc)
@@ -196,9 +344,9 @@ class Inbox:
             code = "bomb" if "bomb" in message or "megapixel" in message else codes[kind]
             raise _NotYet(code, message.split(": ", 1)[-1]) from None
         if media_type is not None:
-            sha256, size = self._store_copy(path)
+            sha256 = self._adopt(staged, copied_sha256, size)
             data["media"] = {"sha256": sha256, "bytes": size, "type": media_type}
-        data.update(self._sidecar_fields(name))
+        data.update(self._sidecar_fields(folder_fd, name))
         now = self.now()
         data.setdefault("valid_from", now.isoformat())
         data.setdefault("valid_until", (now + timedelta(days=self.section.days)).isoformat())
@@ -208,7 +356,7 @@ class Inbox:
             revision = record["revision"] if record["sha256"] == content_key else record["revision"] + 1
         data["revision"] = revision
         try:
-            bulletin = parse_bulletin(data, BulletinInput(origin=str(path), source=Source.INBOX))
+            bulletin = parse_bulletin(data, BulletinInput(origin=printable(str(self.folder / name)), source=Source.INBOX))
         except BulletinError as exc:
             raise _SetAside("sidecar", str(exc).split(": ", 1)[-1]) from None
         file = {
@@ -221,78 +369,97 @@ class Inbox:
         }
         self.store.take_inbox(name, bulletin, file)
         verb = "taken" if record is None else f"revision {revision}"
-        return f"{name}: {verb} as {bulletin.kind.value} bulletin {bulletin.id} ({bulletin.priority.value})"
+        return f"{printable(name)}: {verb} as {bulletin.kind.value} bulletin {bulletin.id} ({bulletin.priority.value})"
 
-    def _sidecar_fields(self, name: str) -> dict[str, Any]:
-        sidecar = _sidecar(self.folder, name)
+    def _sidecar_fields(self, folder_fd: int, name: str) -> dict[str, Any]:
+        sidecar = sidecar_name(name, folder_fd)
         if sidecar is None:
             return {}
         try:
-            fields = tomllib.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise _SetAside("sidecar", f"{sidecar.name}: {exc}") from None
+            fd, _ = open_regular(sidecar, folder_fd)
+        except Refused as refusal:
+            raise _SetAside("sidecar_link", f"{sidecar}: {refusal.detail}") from None
+        except OSError as exc:
+            raise _SetAside("sidecar", f"{sidecar}: {exc.strerror}") from None
+        try:
+            raw = read_limited(fd, SIDECAR_MAX_BYTES)
+        finally:
+            os.close(fd)
+        if raw is None:
+            raise _SetAside("sidecar", f"{sidecar}: over {SIDECAR_MAX_BYTES // 1024} KiB")
+        try:
+            fields = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise _SetAside("sidecar", f"{sidecar}: {exc}") from None
         unknown = sorted(set(fields) - SIDECAR_KEYS)
         if unknown:
-            raise _SetAside("sidecar", f"{sidecar.name}: {unknown[0]}: unknown key (expected {', '.join(sorted(SIDECAR_KEYS))})")
+            raise _SetAside("sidecar", f"{sidecar}: {unknown[0]}: unknown key (expected {', '.join(sorted(SIDECAR_KEYS))})")
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in fields.items()}
 
-    def _store_copy(self, path: Path) -> tuple[str, int]:
-        """Copy into the content-addressed store, hashing on the way; the copy is what plays."""
-        partial = self.content.partial_dir / f".inbox-{os.getpid()}-{path.name}"
-        digest = hashlib.sha256()
-        size = 0
+    def _adopt(self, staged: Path, sha256: str, size: int) -> str:
+        """The staged copy into the content-addressed store under its SHA-256; the copy is what plays."""
         try:
-            with path.open("rb") as source, partial.open("wb") as target:
-                while chunk := source.read(1 << 20):
-                    digest.update(chunk)
-                    target.write(chunk)
-                    size += len(chunk)
-                target.flush()
-                os.fsync(target.fileno())
-            sha256 = digest.hexdigest()
-            os.replace(partial, self.content.path(sha256))
-            self.content.settle()
+            self.content.adopt(staged, sha256)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise StoreError(f"{path}: cannot copy into the media store: {exc.strerror}") from None
+            raise StoreError(f"{self.content.assets}: cannot move {sha256} into the media store: {exc.strerror}") from None
         self.store.assets_stored([(sha256, size)], self.now())
-        return sha256, size
+        return sha256
 
     # -- setting aside ------------------------------------------------------------
 
-    def _set_aside(self, name: str, code: str, detail: str) -> str:
-        """Move the file (and its sidecar) to quarantine/ with `<name>.reason.txt`; never delete anything."""
+    def _set_aside(self, folder_fd: int, name: str, code: str, detail: str) -> str:
+        """Move the file (and its sidecar) to quarantine/ with `<name>.reason.txt`; never delete anything.
+
+        Links are moved as links (a rename never opens its target). Names in quarantine are shortened
+        to fit beside their reason (`rules.fit_name`); the reason line names the file as it was.
+        """
         quarantine = self.section.quarantine
-        quarantine.mkdir(parents=True, exist_ok=True)
-        target = quarantine / name
-        counter = 1
-        while target.exists():
-            stem, dot, suffix = name.rpartition(".")
-            target = quarantine / (f"{stem}-{counter}.{suffix}" if dot else f"{name}-{counter}")
-            counter += 1
         line = reason_line(name, code, detail)
         try:
-            os.replace(self.folder / name, target)
-            sidecar = _sidecar(self.folder, name)
+            quarantine.mkdir(parents=True, exist_ok=True)
+            target = quarantine_name(quarantine, name)
+            sidecar = sidecar_name(name, folder_fd)
+            os.replace(name, quarantine / target, src_dir_fd=folder_fd)
             if sidecar is not None:
-                os.replace(sidecar, quarantine / f"{target.name}.toml")
-            atomic_write(quarantine / f"{target.name}.reason.txt", (line + "\n").encode("utf-8"))
-            fsync_dir(self.folder)
+                os.replace(sidecar, quarantine / f"{target}.toml", src_dir_fd=folder_fd)
+            write_reason(quarantine, target, line)
+            os.fsync(folder_fd)
         except (OSError, StoreError) as exc:
-            log.error("%s: cannot move to quarantine: %s", self.folder / name, exc)
+            log.error("%s: cannot move to quarantine: %s", printable(name), exc)
         self._seen.pop(name, None)
         self._closed.pop(name, None)
         return f"set aside: {line}"
 
 
 def quarantined(section: InboxSection) -> list[dict[str, str]]:
-    """The files set aside, with their reasons (for `signage status`)."""
-    folder = section.quarantine
-    if not folder.is_dir():
+    """The files set aside, with their reasons (for `signage status`), escaped for a terminal.
+
+    Read without following links and bounded: quarantine may be open to the clerk as well, and a
+    link planted there must not make `signage status` print one of the board's files, nor a FIFO hang it.
+    """
+    try:
+        folder_fd = os.open(section.quarantine, FOLDER_FLAGS)
+    except OSError:
         return []
     entries = []
-    for reason in sorted(folder.glob("*.reason.txt")):
-        entries.append({"file": reason.name.removesuffix(".reason.txt"), "reason": reason.read_text(encoding="utf-8").strip()})
+    try:
+        with os.scandir(folder_fd) as found:
+            names = sorted(entry.name for entry in found if entry.name.endswith(REASON_SUFFIX))
+        for name in names:
+            try:
+                fd, _ = open_regular(name, folder_fd)
+            except (Refused, OSError):
+                continue  # not a reason of ours
+            try:
+                raw = read_limited(fd, REASON_MAX_BYTES)
+            finally:
+                os.close(fd)
+            if raw is None:
+                continue
+            reason = raw.decode("utf-8", "replace").strip().split("\n", 1)[0]
+            entries.append({"file": printable(name.removesuffix(REASON_SUFFIX)), "reason": printable(reason)})
+    finally:
+        os.close(folder_fd)
     return entries
 
 

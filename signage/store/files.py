@@ -5,14 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from signage.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 SHA256_NAME = re.compile(r"[0-9a-f]{64}")
+STALE_STAGING_SECONDS = 86400.0  # a staged copy this old was left by a process that died: removed by `collect`
+
+
+def _new_file(folder: Path, suffix: str = "", mode: int = 0o666) -> tuple[int, Path]:
+    """A new file in `folder` with a short random name: a name derived from a long one (255 bytes) would not fit."""
+    while True:
+        temporary = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode), temporary
+        except FileExistsError:
+            continue
 
 
 def fsync_dir(path: Path) -> None:
@@ -25,9 +38,12 @@ def fsync_dir(path: Path) -> None:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path`: a temporary file in the same folder, fsync, rename, fsync the folder."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with temporary.open("wb") as handle:
+        fd, temporary = _new_file(path.parent)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -39,14 +55,17 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class ContentStore:
-    """`<root>/assets/<sha256>` for verified media; `<root>/partial/<sha256>` for downloads in progress."""
+    """`<root>/assets/<sha256>` for verified media; `<root>/partial/<sha256>` for downloads in progress;
+    `<root>/staging/` for private copies of local files while they are checked (see `stage`)."""
 
     def __init__(self, root: Path) -> None:
         self.assets = Path(root) / "assets"
         self.partial_dir = Path(root) / "partial"
+        self.staging_dir = Path(root) / "staging"
         try:
             self.assets.mkdir(parents=True, exist_ok=True)
             self.partial_dir.mkdir(parents=True, exist_ok=True)
+            self.staging_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{root}: cannot create the media store: {exc.strerror}") from None
 
@@ -72,6 +91,22 @@ class ContentStore:
         """
         source, target = self.partial(sha256), self.path(sha256)
         os.replace(source, target)
+        return target
+
+    def stage(self, suffix: str) -> tuple[BinaryIO, Path]:
+        """A new private file to copy a local file into, so decoders read bytes nobody else can change.
+
+        Not in `partial/`: `collect` empties that of downloads nobody wants, and a staged copy is
+        in use until `adopt` or its removal. `suffix` is the type's extension (decoders may look at it).
+        """
+        fd, staged = _new_file(self.staging_dir, suffix, 0o600)
+        return os.fdopen(fd, "wb"), staged
+
+    def adopt(self, staged: Path, sha256: str) -> Path:
+        """Move a staged copy whose bytes hash to `sha256` into place, durably."""
+        target = self.path(sha256)
+        os.replace(staged, target)
+        self.settle()
         return target
 
     def settle(self) -> None:
@@ -102,6 +137,13 @@ class ContentStore:
             if entry.name not in wanted:
                 entry.unlink(missing_ok=True)
                 removed.append(entry.name)
+        for entry in self.staging_dir.iterdir():
+            try:
+                if now.timestamp() - entry.stat(follow_symlinks=False).st_mtime > STALE_STAGING_SECONDS:
+                    entry.unlink()
+                    removed.append(entry.name)
+            except FileNotFoundError:
+                continue
         if removed:
             fsync_dir(self.assets)
             log.info("cache: removed %d unused media file(s)", len(removed))
