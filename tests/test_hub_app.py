@@ -101,7 +101,7 @@ def test_refusals_answer_and_never_stop_the_next_report(hub: Hub, caplog: pytest
         (report_envelope(stranger, "tan-quan", 1), 401),
         (forged, 401),
         (report_envelope(hung, "tan-quan", 1), 403),
-        (b"{not json", 400),
+        (b"{not json", 401),  # names no pinned keyid: refused before it is parsed
         (envelope_of(report_body("tan-quan", 1), quan, "image/png"), 400),
         (envelope_of(report_body("tan-quan", 0), quan), 400),
         (b"x" * 5000, 413),

@@ -94,21 +94,32 @@ def test_wrong_payload_type_is_400_after_the_signature() -> None:
     refused(decide_report(envelope_of(report_body("tan-quan", 1), STRANGER, PNG_TYPE), PINNED), 401)
 
 
+KA = key_id(public_raw(KEY_A)).encode()  # a pinned keyid: without one, junk is a 401 before it is parsed
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
-        (b"not json", ("not valid JSON",)),
+        (b"not json", ("not a JSON object",)),
         (b"[1, 2]", ("not a JSON object",)),
-        (b'{"payloadType": "x"}', ("needs payloadType, payload and signatures",)),
-        (b'{"payloadType": "x", "payload": "e30=", "signatures": []}', ("0 signatures",)),
-        (b'{"payloadType": "x", "payload": "e30=", "signatures": [{"sig": "**"}]}', ("signatures[0].sig",)),
-        (b'{"payloadType": "x", "payload": "e 30=", "signatures": [{"sig": "AA=="}]}', ("payload:",)),
-        (b'{"payloadType": "x", "payloadType": "y", "payload": "", "signatures": []}', ("duplicate JSON key",)),
-        (b"\xff\xfe", ("not UTF-8",)),
+        (b'{"payloadType": "x", "signatures": [{"keyid": "%s"}]}' % KA, ("needs payloadType, payload and signatures",)),
+        (b'{"payloadType": "x", "payload": "e30=", "signatures": [], "k": [{"keyid": "%s"}]}' % KA, ("0 signatures",)),
+        (b'{"payloadType": "x", "payload": "e30=", "signatures": [{"keyid": "%s", "sig": "**"}]}' % KA, ("signatures[0].sig",)),
+        (b'{"payloadType": "x", "payload": "e 30=", "signatures": [{"keyid": "%s", "sig": "AA=="}]}' % KA, ("payload:",)),
+        (b'{"payloadType": "x", "payloadType": "y", "payload": "", "signatures": [{"keyid": "%s"}]}' % KA, ("duplicate JSON key",)),
+        (b'{"payloadType": "\xff", "signatures": [{"keyid": "%s"}]}' % KA, ("not UTF-8",)),
+        (b'{"payloadType": "x", "n": 1, "signatures": [{"keyid": "%s"}]}' % KA, ("a number where none belongs",)),
+        (b'{"signatures": [{"keyid": "%s"}], "x": [' % KA + b"{}," * 40 + b"{}]}", ("not the shape of a signed envelope",)),
+        (b"\xff\xfe", ("not a JSON object",)),
     ],
 )
 def test_malformed_envelopes_are_400(raw: bytes, words: tuple[str, ...]) -> None:
     refused(decide_report(raw, PINNED), 400, *words)
+
+
+def test_junk_naming_no_pinned_keyid_is_401_before_it_is_parsed() -> None:
+    refused(decide_report(b'{"payloadType": "x", "payload": "e30=", "signatures": []}', PINNED), 401, "keyid")
+    refused(decide_report(b'{"a": [' + b"{}," * 300_000 + b"{}]}", PINNED), 401, "keyid")
 
 
 def with_body(change: dict[str, Any], base: dict[str, Any] | None = None) -> bytes:

@@ -8,10 +8,8 @@ import hashlib
 import io
 import logging
 import secrets
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -32,9 +30,10 @@ from starlette.staticfiles import StaticFiles
 
 from signage.district.hub import charts, dashboard, sessions
 from signage.district.hub.config import HubConfig
-from signage.district.hub.endpoint import BoardEndpoints, Endpoint
+from signage.district.hub.endpoint import BoardEndpoints, BoardIntake, BodyBudget
 from signage.district.hub.headers import SecurityHeaders
-from signage.district.hub.ingest import PinnedBoards, Refusal, decide_report, decide_screenshot, thumbnail
+from signage.district.hub.ingest import PinnedBoards
+from signage.district.hub.refusals import RefusalLog
 from signage.district.hub.sessions import SESSION_COOKIE
 from signage.district.hub.store import HubStore
 from signage.district.hub.throttle import SignInGate
@@ -42,7 +41,6 @@ from signage.district.hub.throttle import SignInGate
 log = logging.getLogger("signage.hub")
 
 HERE = Path(__file__).parent
-REFUSALS_KEPT = 50
 MAX_EXPORT_DAYS = 400
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)  # any period asked for lies within (and dates stay computable)
 MAX_FORM_BYTES = 16 * 1024
@@ -52,15 +50,6 @@ MAX_PASSWORD_CHECKS = 2
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 CSV_HEADER = ("board", "bulletin", "revision", "started_at", "shown_s", "completed", "reason", "count")
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class RefusalRecord:
-    at: datetime
-    remote: str
-    path: str
-    status: int
-    reason: str
 
 
 class _TooLarge(Exception):
@@ -98,13 +87,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     officers = Officers(store)
     gate = SignInGate(store)
     password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
-    refusals: deque[RefusalRecord] = deque(maxlen=REFUSALS_KEPT)
+    refusals = RefusalLog(now)  # the boards' refusals apart from anonymous junk, logged at most once a minute each
     board_names = {board.id: board.name for board in config.boards}
     pages = _Pages(config, now)
-
-    def refused(remote: str, path: str, status: int, reason: str) -> None:
-        log.warning("refused %s from %s: %d %s", path, remote, status, reason)
-        refusals.appendleft(RefusalRecord(now(), remote, path, status, reason))
 
     async def read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
@@ -117,20 +102,6 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
                 raise _TooLarge(f"body is over the limit of {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def handle_report(raw: bytes) -> dict[str, Any] | Refusal:
-        decision = decide_report(raw, pinned)
-        if isinstance(decision, Refusal):
-            return decision
-        duplicate = store.ingest_report(decision, now())
-        return {"ok": True, "seq": decision.seq, "duplicate": duplicate}
-
-    def handle_screenshot(raw: bytes) -> dict[str, Any] | Refusal:
-        decision = decide_screenshot(raw, pinned)
-        if isinstance(decision, Refusal):
-            return decision
-        duplicate = store.ingest_screenshot(decision, thumbnail(decision.png), now(), config.screenshots_kept)
-        return {"ok": True, "seq": decision.seq, "duplicate": duplicate}
 
     def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -278,7 +249,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             plays_chart=plays_chart,
             uptime_chart=uptime_chart,
             plays_today=per_day.get(today.isoformat(), 0),
-            refusals=list(refusals),
+            refusals=refusals.from_boards(),
+            junk=refusals.anonymous(),
             strip=charts.uptime_strip,
             default_from=(today - timedelta(days=29)).isoformat(),
             default_to=today.isoformat(),
@@ -411,11 +383,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     officers_app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
     officers_app.state.store = store
     officers_app.state.refusals = refusals
-    endpoints = {
-        "/report": Endpoint(config.max_report_bytes, handle_report, on_loop=True),
-        "/report/screenshot": Endpoint(config.max_screenshot_bytes, handle_screenshot, on_loop=False),  # Pillow: off the loop
-    }
-    return SecurityHeaders(BoardEndpoints(officers_app, endpoints, refused), always_https=config.https_only)
+    intake = BoardIntake(config, store, pinned, now)
+    boards_app = BoardEndpoints(officers_app, intake.endpoints(), refusals.record, BodyBudget(config.max_body_bytes_in_flight))
+    return SecurityHeaders(boards_app, always_https=config.https_only)
 
 
 PROBLEM_HEADINGS = {400: "Yêu cầu chưa đúng", 403: "Bị từ chối", 404: "Không tìm thấy", 413: "Quá lớn"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from signage.model import BOARD_ID
 HUB_KEYS = {
     "listen", "database", "timezone", "title", "heartbeat_seconds",
     "max_report_bytes", "max_screenshot_bytes", "screenshots_kept", "trusted_proxies", "public_url",
+    "keep_plays_days", "board_rows_per_day", "board_reports_per_hour", "board_report_burst",
+    "max_connections", "max_connections_per_address", "max_body_bytes_in_flight", "header_timeout_seconds", "body_timeout_seconds",
 }  # fmt: skip
 BOARD_KEYS = {"id", "name", "public_key"}
 SECTIONS = {"hub", "boards"}
@@ -47,6 +50,16 @@ class HubConfig:
     max_report_bytes: int = 1024 * 1024
     max_screenshot_bytes: int = 8 * 1024 * 1024
     screenshots_kept: int = 20
+    # The boards' side (docs/hub.md, "Limits"): what one board, or anyone, may cost the hub.
+    keep_plays_days: int = 400  # raw plays, totals, reports, screenshots older than this are pruned; aggregates stay
+    board_rows_per_day: int = 20_000  # rows a board may add a day; past it its plays are folded into day totals
+    board_reports_per_hour: int = 720  # sustained, after a burst of board_report_burst (a backlog after an outage)
+    board_report_burst: int = 600
+    max_connections: int = 1000
+    max_connections_per_address: int = 64
+    max_body_bytes_in_flight: int = 64 * 1024 * 1024
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Proto are believed
     public_url: str | None = None  # the address officers use; https:// makes the session cookie always Secure
 
@@ -118,6 +131,13 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
         ("max_report_bytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
         ("max_screenshot_bytes", 8 * 1024 * 1024, 1024, 256 * 1024 * 1024),
         ("screenshots_kept", 20, 1, 10000),
+        ("keep_plays_days", 400, 1, 36500),
+        ("board_rows_per_day", 20_000, 100, 10_000_000),
+        ("board_reports_per_hour", 720, 1, 1_000_000),
+        ("board_report_burst", 600, 1, 1_000_000),
+        ("max_connections", 1000, 10, 1_000_000),
+        ("max_connections_per_address", 64, 1, 1_000_000),
+        ("max_body_bytes_in_flight", 64 * 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024 * 1024),
     ):
         value = t.number(key, default, low, high)
         if not isinstance(value, int):
@@ -133,9 +153,15 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
         timezone=timezone,
         title=title,
         heartbeat_seconds=float(t.number("heartbeat_seconds", 300, 10, 86400)),
+        header_timeout_seconds=float(t.number("header_timeout_seconds", 10, 1, 600)),
+        body_timeout_seconds=float(t.number("body_timeout_seconds", 60, 5, 3600)),
         public_url=t.parsed("public_url", parse_public_url),
         **integers,
     )
+    beats_per_hour = 3600 / float(hub_config["heartbeat_seconds"])  # type: ignore[arg-type]
+    if integers["board_reports_per_hour"] < 2 * beats_per_hour:
+        # A board's own heartbeats, and the immediate reports of its commands, must never meet the limit.
+        raise t.fail("board_reports_per_hour", f"must be at least {math.ceil(2 * beats_per_hour)} (twice a board's heartbeats)")
 
     try:
         hub_config["trusted_proxies"] = parse_proxies(t.get("trusted_proxies", list, []))

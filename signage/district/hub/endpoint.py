@@ -2,20 +2,41 @@
 
 Ten thousand boards send 33 reports a second; each would cost as much in the web framework's layers
 (middleware, routing, request and response objects) as in checking and storing it. These two paths
-need none of that: read the body within its limit, decide, store, answer in JSON.
+need none of that: read the body within its limit and the hub's memory budget, decide, store, answer in JSON.
+A small report is handled on the event loop (a thread hand-over costs more than the work); a large one, and
+every screenshot (Pillow), in the thread pool, so a megabyte of JSON never holds up the other boards.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
+import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
-from signage.district.hub.ingest import Refusal
+from signage import envelope
+from signage.district.hub.ingest import (
+    PinnedBoards,
+    Refusal,
+    Report,
+    parse_report,
+    parse_screenshot,
+    thumbnail,
+    verify_envelope,
+)
+from signage.district.hub.limits import Rates, RowPlan, plan_rows
+from signage.errors import StoreError
+
+if TYPE_CHECKING:
+    from signage.district.hub.config import HubConfig
+    from signage.district.hub.store import HubStore
 
 log = logging.getLogger("signage.hub")
 
@@ -23,24 +44,58 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Handler = Callable[[bytes], dict[str, Any] | Refusal]
-Refused = Callable[[str, str, int, str], None]  # (remote, path, status, reason): logged and shown to officers
+# (remote, path, status, reason, board that signed it or None): logged and shown to officers
+Refused = Callable[[str, str, int, str, str | None], None]
+
+FREE_BODY_BYTES = 64 * 1024  # what any request may hold without asking the budget: a report is a few KiB
+ON_LOOP_BELOW = 64 * 1024  # reports smaller than this are handled on the event loop (~1 ms); larger ones in a thread
+BUSY_RETRY_S = 30
+SCREENSHOT_DECODES = 2  # at most this many screenshots decoded at once (~15 MB each at 1920x1920)
+SCREENSHOT_BURST = 20
+SCREENSHOTS_PER_HOUR = 60
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     limit: int  # body bytes
     handle: Handler
-    on_loop: bool  # short work (a report): run on the event loop, no thread hand-over; else in the thread pool
+    on_loop_below: int = 0  # bodies smaller than this are handled on the event loop, the rest in the thread pool
+    concurrency: int | None = None  # at most this many handled at once (the rest wait, holding only their body)
+
+
+class BodyBudget:
+    """Bytes of request bodies held at once across every request (the event loop's alone: no lock).
+
+    Each request holds up to `free` bytes without asking; past that it takes from the budget, and when the
+    budget is spent it is answered 503 with Retry-After, so a hundred stalled uploads cannot hold the memory.
+    """
+
+    def __init__(self, total: int, free: int = FREE_BODY_BYTES) -> None:
+        self.total = total
+        self.free = free
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.held -= size
 
 
 class BoardEndpoints:
     """An ASGI app: the boards' POSTs handled here, everything else passed to `app` (whose `state` it shows)."""
 
-    def __init__(self, app: Any, endpoints: Mapping[str, Endpoint], refused: Refused) -> None:
+    def __init__(self, app: Any, endpoints: Mapping[str, Endpoint], refused: Refused, budget: BodyBudget | None = None) -> None:
         self.app = app
         self.state = app.state
         self.endpoints = dict(endpoints)
         self.refused = refused
+        self.budget = budget or BodyBudget(64 * 1024 * 1024)
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.endpoints.get(scope["path"]) if scope["type"] == "http" else None
@@ -53,46 +108,180 @@ class BoardEndpoints:
         path = scope["path"]
         client = scope.get("client")
         remote = client[0] if client else "?"
-        raw = await _read_body(scope, receive, endpoint.limit)
-        if isinstance(raw, Refusal):
-            self.refused(remote, path, raw.status, raw.reason)
-            await _answer(send, raw.status, {"ok": False, "error": raw.reason}, [(b"connection", b"close")])
-            return
-        if raw is None:  # the board went away mid-body
-            return
+        held = [0]  # bytes this request took from the budget
         try:
-            outcome = endpoint.handle(raw) if endpoint.on_loop else await run_in_threadpool(endpoint.handle, raw)
-        except Exception:
-            log.exception("storing %s failed", path)
-            await _answer(send, 503, {"ok": False, "error": "the hub could not store it; send again later"})
-            return
-        if isinstance(outcome, Refusal):
-            self.refused(remote, path, outcome.status, outcome.reason)
-            await _answer(send, outcome.status, {"ok": False, "error": outcome.reason})
-            return
-        await _answer(send, 200, outcome)
+            raw = await self._read_body(scope, receive, endpoint.limit, held)
+            if isinstance(raw, Refusal):
+                await self._refuse(send, remote, path, raw, close=True)
+                return
+            if raw is None:  # the board went away mid-body (or was closed for sending too slowly)
+                return
+            try:
+                outcome = await self._handle(path, endpoint, raw)
+            except StoreError as exc:  # the database cannot hold what it says: sending it again would not help
+                outcome = Refusal(422, str(exc))  # (the intake names the board; a handler of its own may not)
+            except Exception:
+                log.exception("storing %s failed", path)
+                busy = {"ok": False, "error": "the hub could not store it; send again later"}
+                await _answer(send, 503, busy, [(b"retry-after", str(BUSY_RETRY_S).encode())])
+                return
+            if isinstance(outcome, Refusal):
+                await self._refuse(send, remote, path, outcome)
+                return
+            await _answer(send, 200, outcome)
+        finally:
+            self.budget.give(held[0])
+
+    async def _handle(self, path: str, endpoint: Endpoint, raw: bytes) -> dict[str, Any] | Refusal:
+        if endpoint.concurrency is None:
+            return endpoint.handle(raw) if len(raw) < endpoint.on_loop_below else await run_in_threadpool(endpoint.handle, raw)
+        slots = self._slots.get(path)
+        if slots is None:
+            slots = self._slots[path] = asyncio.Semaphore(endpoint.concurrency)
+        async with slots:
+            return endpoint.handle(raw) if len(raw) < endpoint.on_loop_below else await run_in_threadpool(endpoint.handle, raw)
+
+    async def _refuse(self, send: Send, remote: str, path: str, refusal: Refusal, close: bool = False) -> None:
+        self.refused(remote, path, refusal.status, refusal.reason, refusal.board)
+        headers = [(b"connection", b"close")] if close else []
+        if refusal.retry_after_s is not None:
+            headers.append((b"retry-after", str(refusal.retry_after_s).encode()))
+        await _answer(send, refusal.status, {"ok": False, "error": refusal.reason}, headers)
+
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int, held: list[int]) -> bytes | Refusal | None:
+        """The body, a 413 as soon as it passes `limit` (whatever Content-Length said), a 503 when the hub's
+        budget for bodies in memory is spent, or None on a disconnect. `held[0]`: what it took from the budget."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value.decode("latin-1")
+                if not (declared.isascii() and declared.isdigit()) or int(declared) > limit:
+                    return Refusal(413, f"Content-Length {declared[:20]} is over the limit of {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return Refusal(413, f"body is over the limit of {limit} bytes")
+            wanted = max(0, size - self.budget.free) - held[0]
+            if wanted > 0:
+                if not self.budget.take(wanted):
+                    return Refusal(503, "the hub is receiving too much at once; send again later", retry_after_s=BUSY_RETRY_S)
+                held[0] += wanted
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | Refusal | None:
-    """The body, or a 413 as soon as it passes `limit` (whatever Content-Length said), or None on a disconnect."""
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            declared = value.decode("latin-1")
-            if not declared.isdigit() or int(declared) > limit:
-                return Refusal(413, f"Content-Length {declared[:20]} is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return Refusal(413, f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+class BoardIntake:
+    """The boards' two handlers: verify, rate-limit by the board that signed, parse, apply the daily quota, store."""
+
+    def __init__(self, config: HubConfig, store: HubStore, pinned: PinnedBoards, now: Callable[[], datetime]) -> None:
+        self.config = config
+        self.store = store
+        self.pinned = pinned
+        self.now = now
+        self._lock = threading.Lock()  # the rates: reports are handled on the loop and in threads
+        self.report_rates = Rates(config.board_report_burst, config.board_reports_per_hour)
+        self.screenshot_rates = Rates(SCREENSHOT_BURST, SCREENSHOTS_PER_HOUR)
+        self._pruned_at: float | None = None
+        self._prune_wanted: datetime | None = None
+        self._pruning = False  # a retention thread is running
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        return {
+            "/report": Endpoint(self.config.max_report_bytes, self.report, on_loop_below=ON_LOOP_BELOW),
+            # Pillow decodes: off the loop, and a few at a time (each decoded image is megabytes).
+            "/report/screenshot": Endpoint(self.config.max_screenshot_bytes, self.screenshot, concurrency=SCREENSHOT_DECODES),
+        }
+
+    def report(self, raw: bytes) -> dict[str, Any] | Refusal:
+        moment = self.now()
+        checked = verify_envelope(raw, self.pinned, envelope.REPORT_TYPE)
+        if isinstance(checked, Refusal):
+            return checked
+        signer, payload = checked
+        wait = self._take(self.report_rates, signer, moment)
+        if wait:
+            per_hour = self.config.board_reports_per_hour
+            return Refusal(429, f"board {signer!r}: more than {per_hour:g} reports an hour; send again later", signer, wait)
+        report = parse_report(signer, payload, moment)
+        if isinstance(report, Refusal):
+            return report
+        plan = self._plan(report, moment)
+        if isinstance(plan, Refusal):
+            return plan
+        try:
+            duplicate = self.store.ingest_report(report, moment, keep_plays=plan.keep_plays, seen_slack_s=self.config.heartbeat_seconds)
+        except StoreError as exc:  # the database cannot hold what it says: sending it again would not help
+            return Refusal(422, str(exc), report.board)
+        self._prune_if_due(moment)
+        return {"ok": True, "seq": report.seq, "duplicate": duplicate}
+
+    def screenshot(self, raw: bytes) -> dict[str, Any] | Refusal:
+        moment = self.now()
+        checked = verify_envelope(raw, self.pinned, envelope.PNG_TYPE)
+        if isinstance(checked, Refusal):
+            return checked
+        signer, png = checked
+        wait = self._take(self.screenshot_rates, signer, moment)
+        if wait:
+            return Refusal(429, f"board {signer!r}: more than {SCREENSHOTS_PER_HOUR} screenshots an hour; send again later", signer, wait)
+        shot = parse_screenshot(signer, png, moment)
+        if isinstance(shot, Refusal):
+            return shot
+        kept, slack = self.config.screenshots_kept, self.config.heartbeat_seconds
+        try:
+            duplicate = self.store.ingest_screenshot(shot, thumbnail(shot.png), moment, kept, seen_slack_s=slack)
+        except StoreError as exc:
+            return Refusal(422, str(exc), shot.board)
+        return {"ok": True, "seq": shot.seq, "duplicate": duplicate}
+
+    def _take(self, rates: Rates, board: str, moment: datetime) -> int:
+        with self._lock:
+            wait = rates.take(board, moment.timestamp())
+        return math.ceil(wait) if wait else 0
+
+    def _plan(self, report: Report, moment: datetime) -> RowPlan | Refusal:
+        day = self.store.local_day(moment)
+        local = moment.astimezone(self.config.timezone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), self.config.timezone)
+        used = self.store.rows_added(report.board, day)
+        return plan_rows(report, used, self.config.board_rows_per_day, self.store.local_day, (midnight - local).total_seconds())
+
+    def _prune_if_due(self, moment: datetime) -> None:
+        """Retention runs in its own thread, at most hourly, on the hub's own traffic (no traffic, no growth).
+
+        If a run is under way when the next is due, that thread runs once more for the newer time when done.
+        """
+        stamp = moment.timestamp()
+        with self._lock:
+            if self._pruned_at is not None and stamp - self._pruned_at < PRUNE_EVERY_S:
+                return
+            self._pruned_at = stamp
+            self._prune_wanted = moment
+            if self._pruning:
+                return
+            self._pruning = True
+
+        def prune() -> None:
+            while True:
+                with self._lock:
+                    wanted, self._prune_wanted = self._prune_wanted, None
+                    if wanted is None:
+                        self._pruning = False
+                        return
+                try:
+                    deleted = self.store.prune(wanted, self.config.keep_plays_days)
+                    if any(deleted.values()):
+                        log.info("retention (%d days): deleted %s", self.config.keep_plays_days, deleted)
+                except Exception:
+                    log.exception("retention: pruning old records failed")
+
+        threading.Thread(target=prune, name="hub-retention", daemon=True).start()
 
 
 async def _answer(send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:

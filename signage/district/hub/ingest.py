@@ -1,8 +1,10 @@
-"""Accept or refuse a board's report or screenshot: a pure decision over (pinned boards, raw bytes, limits).
+"""Accept or refuse a board's report or screenshot: a pure decision over (pinned boards, raw bytes, limits, now).
 
-The order is feed-v1's: the envelope's shape, a signature over PAE by the key the keyid picks (the keyid
-only picks; the signature decides), the payloadType, then the payload parsed once. Every refusal is a value
-carrying the HTTP status and a one-line reason naming the field, never an exception to the caller.
+The order is feed-v1's, with the cheap checks first: the envelope's first byte and a pinned keyid (so junk
+is refused before any JSON is parsed), its shape, a signature over PAE by the key the keyid picks (the keyid
+only picks; the signature decides), the payloadType, then the payload parsed once with every number, time
+and text bounded. Every refusal is a value carrying the HTTP status and a one-line reason naming the field,
+never an exception to the caller.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from PIL import Image
@@ -24,17 +26,41 @@ from signage import envelope
 from signage.errors import SignageError
 
 REPORT_FORMAT = "signage-report/1"
-MAX_SEQ = 2**53 - 1
-MAX_TEXT = 500  # one line of text: an id, an error, a detail
-MAX_PIXELS = 4096 * 4096
+MAX_SEQ = 2**53 - 1  # every count and sequence fits a double exactly, and no sum of them overflows 64 bits
+MAX_DIGITS = 16  # an integer longer than this is not one a board writes (2**53 has 16 digits)
+MAX_TEXT = 500  # one line of text: an error, a detail
+MAX_VERSION = 100  # the board_state.version column
+DAY_S = 86_400
+MAX_DAY_PLAYS = DAY_S  # what one day can hold: 86,400 plays of one second
+MAX_SHOWN_S = 2 * DAY_S  # a play, or a day's total of one bulletin: a day, plus a last play running past midnight
+MAX_PLAYS = 5_000  # a report holds one heartbeat's plays: 5,000 is a 1-s slide for 83 minutes
+MAX_TOTALS = 5_000
+MAX_COMMANDS = 100
+MAX_HEARTBEAT_DAYS = 1_000
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)  # before any board of this project ran: a clock never set
+AHEAD = timedelta(days=1)  # a board's clock may run ahead of the hub's by this much
+LATEST_WITHOUT_NOW = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_PIXELS = 1920 * 1920
+MAX_SCREENSHOT_SIDE = 1920  # a board downscales to report.screenshot_width (960 by default)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+# A signed envelope is one object with a list of at most MAX_SIGNATURES small objects: counted in the raw
+# bytes (base64, hex and a media type contain none of these), more means junk, refused before parsing.
+MAX_ENVELOPE_OBJECTS = 1 + envelope.MAX_SIGNATURES
+MAX_ENVELOPE_SEPARATORS = 4 * MAX_ENVELOPE_OBJECTS
+_KEYID = re.compile(rb'"keyid"\s*:\s*"([^"\\]{1,64})"')
+# Ids: printable, one line, no invisible format characters (bidi overrides, zero-width) or lone surrogates.
+_UNSEEN = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
+_ID_TEXT = re.compile(f"[^{_UNSEEN}]{{1,200}}")
+_LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\u2028\u2029]")
+_INVISIBLE = re.compile(f"[{_UNSEEN}]")
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    status: int  # 400 malformed, 401 not signed by a pinned key, 403 signed by one board naming another
+    status: int  # 400 malformed, 401 not signed by a pinned key, 403 signed by one board naming another, 429 too often
     reason: str
+    board: str | None = None  # the board whose key signed it: None for anonymous junk
+    retry_after_s: int | None = None  # with a 429 or 503: when to send again
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,45 +150,85 @@ class _Rejected(SignageError):
     """What `envelope.verify` raises here; the shape was checked before, so it means the signature failed."""
 
 
-def decide_report(raw: bytes, pinned: PinnedBoards) -> Report | Refusal:
-    """A report envelope's bytes → the validated report, or why it is refused."""
-    checked = _verify(raw, pinned, envelope.REPORT_TYPE)
+@dataclass(frozen=True, slots=True)
+class _HugeNumber:
+    """A number too long to be one a board writes, kept as a marker so the refusal can name its field."""
+
+    digits: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The times a report may carry: from EARLIEST to a day ahead of the hub's clock."""
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def around(cls, now: datetime | None) -> _Window:
+        return cls(EARLIEST, LATEST_WITHOUT_NOW if now is None else now + AHEAD)
+
+    def holds(self, moment: datetime) -> bool:
+        try:
+            return self.earliest <= moment <= self.latest
+        except OverflowError:  # year 1 at +07:00 is before year 1 in UTC: far outside either way
+            return False
+
+
+def decide_report(raw: bytes, pinned: PinnedBoards, now: datetime | None = None) -> Report | Refusal:
+    """A report envelope's bytes → the validated report, or why it is refused. `now` is the hub's clock."""
+    checked = verify_envelope(raw, pinned, envelope.REPORT_TYPE)
     if isinstance(checked, Refusal):
         return checked
-    signer, payload = checked
+    return parse_report(*checked, now)
+
+
+def decide_screenshot(raw: bytes, pinned: PinnedBoards, max_pixels: int = MAX_PIXELS, now: datetime | None = None) -> Screenshot | Refusal:
+    """A screenshot envelope's bytes → the checked PNG and its identity, or why it is refused."""
+    checked = verify_envelope(raw, pinned, envelope.PNG_TYPE)
+    if isinstance(checked, Refusal):
+        return checked
+    return parse_screenshot(*checked, now, max_pixels)
+
+
+def parse_report(signer: str, payload: bytes, now: datetime | None) -> Report | Refusal:
+    """A payload `signer`'s key signed → the report, or a 400 naming the field (a 403 if it names another board)."""
     try:
-        body = envelope.loads_strict(payload, "report", _Rejected)
-    except _Rejected as exc:
-        return Refusal(400, str(exc))
-    try:
-        report = _parse_report(body, payload)
+        report = _parse_report(_strict_json(payload, "report", numbers=True), payload, _Window.around(now))
     except _Malformed as exc:
-        return Refusal(400, f"report: {exc}")
+        return Refusal(400, f"report: {exc}", board=signer)
     if report.board != signer:
-        return Refusal(403, f"report: signed by board {signer!r} but names board {report.board!r}")
+        return Refusal(403, f"report: signed by board {signer!r} but names board {report.board!r}", board=signer)
     return report
 
 
-def decide_screenshot(raw: bytes, pinned: PinnedBoards, max_pixels: int = MAX_PIXELS) -> Screenshot | Refusal:
-    """A screenshot envelope's bytes → the checked PNG and its identity, or why it is refused."""
-    checked = _verify(raw, pinned, envelope.PNG_TYPE)
-    if isinstance(checked, Refusal):
-        return checked
-    signer, png = checked
+def parse_screenshot(signer: str, png: bytes, now: datetime | None, max_pixels: int = MAX_PIXELS) -> Screenshot | Refusal:
     try:
-        shot = _parse_screenshot(png, max_pixels)
+        shot = _parse_screenshot(png, max_pixels, _Window.around(now))
     except _Malformed as exc:
-        return Refusal(400, f"screenshot: {exc}")
+        return Refusal(400, f"screenshot: {exc}", board=signer)
     if shot.board != signer:
-        return Refusal(403, f"screenshot: signed by board {signer!r} but names board {shot.board!r}")
+        return Refusal(403, f"screenshot: signed by board {signer!r} but names board {shot.board!r}", board=signer)
     return shot
 
 
-def _verify(raw: bytes, pinned: PinnedBoards, payload_type: str) -> tuple[str, bytes] | Refusal:
-    """Shape (400) → signature by a candidate the keyid picks (401) → payloadType (400): (signer, payload)."""
+def verify_envelope(raw: bytes, pinned: PinnedBoards, payload_type: str) -> tuple[str, bytes] | Refusal:
+    """First byte (400) → a pinned keyid (401) → shape (400) → signature by a candidate (401) → payloadType (400).
+
+    The first two read the raw bytes only: a megabyte of junk costs a regular-expression scan, not a parse.
+    """
+    head = raw[:64].lstrip()
+    if not head.startswith(b"{"):
+        return Refusal(400, "envelope: not a JSON object")
+    hinted = {match.decode("latin-1") for match in _KEYID.findall(raw)}
+    if not any(pinned.candidates(hint) for hint in hinted):
+        return Refusal(401, "envelope: no signature names the keyid of a pinned board key")
+    objects, separators = raw.count(b"{") + raw.count(b"["), raw.count(b",") + raw.count(b":")
+    if objects > MAX_ENVELOPE_OBJECTS + 1 or separators > MAX_ENVELOPE_SEPARATORS:
+        return Refusal(400, f"envelope: {objects} objects and lists, {separators} separators: not the shape of a signed envelope")
     try:
-        outer = envelope.loads_strict(raw, "envelope", _Rejected)
-    except _Rejected as exc:
+        outer = _strict_json(raw, "envelope", numbers=False)
+    except _Malformed as exc:
         return Refusal(400, str(exc))
     if not isinstance(outer, dict):
         return Refusal(400, "envelope: not a JSON object")
@@ -178,14 +244,14 @@ def _verify(raw: bytes, pinned: PinnedBoards, payload_type: str) -> tuple[str, b
             envelope.b64decode_strict(signature["sig"])
         except ValueError as exc:
             return Refusal(400, f"envelope: signatures[{index}].sig: {exc}")
-    try:
-        envelope.b64decode_strict(payload_b64)
-    except ValueError as exc:
-        return Refusal(400, f"envelope: payload: {exc}")
     hints = {signature.get("keyid") for signature in signatures}
     candidates = [candidate for hint in hints for candidate in pinned.candidates(hint)]
     if not candidates:
         return Refusal(401, "envelope: no signature names the keyid of a pinned board key")
+    try:
+        envelope.b64decode_strict(payload_b64)
+    except ValueError as exc:
+        return Refusal(400, f"envelope: payload: {exc}")
     for board_id, raw_key in candidates:
         try:
             # The claimed type is what the signature covers; whether it is the expected one is asked after.
@@ -193,19 +259,102 @@ def _verify(raw: bytes, pinned: PinnedBoards, payload_type: str) -> tuple[str, b
         except _Rejected:
             continue
         if claimed_type != payload_type:
-            return Refusal(400, f"envelope: payloadType {claimed_type!r}, expected {payload_type!r}")
+            return Refusal(400, f"envelope: payloadType {claimed_type!r}, expected {payload_type!r}", board=board_id)
         return board_id, verified.payload
     return Refusal(401, "envelope: signature check failed: no pinned board key signed it")
 
 
-def _parse_report(body: Any, payload: bytes) -> Report:
+def _strict_json(raw: bytes, origin: str, *, numbers: bool) -> Any:
+    """JSON with no duplicate keys, no NaN or Infinity, nesting at most 32 deep, UTF-8 only, numbers bounded.
+
+    An integer of more than MAX_DIGITS digits (or a float of more than 40 characters) becomes a marker the
+    field checks refuse by name: Python would otherwise spend quadratic time on it, or raise past the caller.
+    With `numbers` False (the envelope has none) the first number refuses the whole text.
+    """
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in items:
+            if key in result:
+                raise _Malformed(f"{origin}: duplicate JSON key {key[:40]!r}")
+            result[key] = value
+        return result
+
+    def no_constants(name: str) -> Any:
+        raise _Malformed(f"{origin}: JSON constant {name} is not allowed")
+
+    def integer(text: str) -> Any:
+        if not numbers:
+            raise _Malformed(f"{origin}: a number where none belongs")
+        digits = len(text) - text.startswith("-")
+        return int(text) if digits <= MAX_DIGITS else _HugeNumber(digits)
+
+    def real(text: str) -> Any:
+        if not numbers:
+            raise _Malformed(f"{origin}: a number where none belongs")
+        return float(text) if len(text) <= 40 else _HugeNumber(len(text))
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Malformed(f"{origin}: not UTF-8 JSON") from None
+    try:
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants, parse_int=integer, parse_float=real)
+    except json.JSONDecodeError as exc:
+        raise _Malformed(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:  # the C scanner guards its recursion: a hostile nesting ends here, not in a crash
+        raise _Malformed(f"{origin}: JSON nested deeper than {envelope.MAX_JSON_DEPTH}") from None
+    if _depth(value) > envelope.MAX_JSON_DEPTH:
+        raise _Malformed(f"{origin}: JSON nested deeper than {envelope.MAX_JSON_DEPTH}")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def clean_line(text: str) -> str:
+    """One line of free text fit for any database and page: breaks become spaces; control, invisible format
+    characters and lone surrogates (which neither PostgreSQL nor UTF-8 can hold) are dropped."""
+    return _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
+
+
+def _clean_json(value: Any, where: str) -> Any:
+    """The status object as stored and shown: every key and string cleaned, every number bounded (depth ≤ 32)."""
+    if isinstance(value, str):
+        return clean_line(value)
+    if isinstance(value, dict):
+        return {clean_line(key): _clean_json(item, f"{where}.{clean_line(key)[:40]}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, _HugeNumber):
+        raise _Malformed(f"{where}: a number of {value.digits} digits (at most {MAX_DIGITS})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Malformed(f"{where}: not a finite number")
+    return value
+
+
+def _parse_report(body: Any, payload: bytes, window: _Window) -> Report:
     if not isinstance(body, dict):
         raise _Malformed("not a JSON object")
     if body.get("format") != REPORT_FORMAT:
-        raise _Malformed(f"format: expected {REPORT_FORMAT!r}, got {body.get('format')!r}")
+        raise _Malformed(f"format: expected {REPORT_FORMAT!r}, got {_shown(body.get('format'))}")
     board = _text(body, "board", required=True)
     seq = _integer(body, "seq", low=1, high=MAX_SEQ, required=True)
-    sent_at = _timestamp(body, "sent_at", required=True)
+    sent_at = _timestamp(body, "sent_at", window, required=True)
     covers = body.get("covers_seq")
     covers_seq = None
     if covers is not None:
@@ -218,55 +367,62 @@ def _parse_report(body: Any, payload: bytes) -> Report:
         ):
             raise _Malformed("covers_seq: expected [seq, last seq] with last ≥ seq")
         covers_seq = (covers[0], covers[1])
-    status = _status(body.get("status"))
-    plays = tuple(_play(entry, f"plays[{index}]") for index, entry in enumerate(_list(body, "plays")))
-    totals = tuple(_total(entry, f"play_totals[{index}]") for index, entry in enumerate(_list(body, "play_totals")))
-    commands = tuple(_command(entry, f"commands_done[{index}]") for index, entry in enumerate(_list(body, "commands_done")))
-    beats = tuple(_heartbeat_day(entry, f"heartbeat_days[{index}]") for index, entry in enumerate(_list(body, "heartbeat_days")))
+    status = _status(body.get("status"), window)
+    plays = tuple(_play(entry, f"plays[{index}]", window) for index, entry in enumerate(_list(body, "plays", MAX_PLAYS)))
+    totals = tuple(_total(entry, f"play_totals[{index}]", window) for index, entry in enumerate(_list(body, "play_totals", MAX_TOTALS)))
+    commands = tuple(
+        _command(entry, f"commands_done[{index}]", window) for index, entry in enumerate(_list(body, "commands_done", MAX_COMMANDS))
+    )
+    beats = tuple(
+        _heartbeat_day(entry, f"heartbeat_days[{index}]", window)
+        for index, entry in enumerate(_list(body, "heartbeat_days", MAX_HEARTBEAT_DAYS))
+    )
     return Report(board, seq, sent_at, status, plays, totals, commands, covers_seq, payload, beats)
 
 
-def _day(value: Any, where: str) -> str:
+def _day(value: Any, where: str, window: _Window) -> str:
     day = _text(value, "day", where=where, required=True)
     try:
         if len(day) != 10:
             raise ValueError
-        date.fromisoformat(day)
+        parsed = date.fromisoformat(day)
     except ValueError:
         raise _Malformed(f"{where}.day: expected YYYY-MM-DD, got {day[:40]!r}") from None
+    if not window.earliest.date() <= parsed <= window.latest.date():
+        raise _Malformed(f"{where}.day: {day} is outside {window.earliest.date()} .. {window.latest.date()}")
     return day
 
 
-def _heartbeat_day(value: Any, where: str) -> tuple[str, int]:
+def _heartbeat_day(value: Any, where: str, window: _Window) -> tuple[str, int]:
     if not isinstance(value, dict):
         raise _Malformed(f"{where}: expected an object")
-    return _day(value, where), _integer(value, "count", low=0, high=MAX_SEQ, where=where, required=True)
+    return _day(value, where, window), _integer(value, "count", low=0, high=MAX_DAY_PLAYS, where=where, required=True)
 
 
-def _status(value: Any) -> Status:
+def _status(value: Any, window: _Window) -> Status:
     if not isinstance(value, dict):
         raise _Malformed("status: expected an object")
-    for key, kind in (("last_sync_at", "time"), ("clock", "time")):
-        if value.get(key) is not None and kind == "time":
-            _timestamp(value, key, where="status")
+    for key in ("last_sync_at", "clock"):
+        if value.get(key) is not None:
+            _timestamp(value, key, window, where="status")
     _integer(value, "uptime_s", low=0, high=MAX_SEQ, where="status", number=True)
     _integer(value, "cache_bytes", low=0, high=MAX_SEQ, where="status")
-    heartbeat = _integer(value, "heartbeat_s", low=1, high=86400 * 7, where="status", number=True)
+    heartbeat = _integer(value, "heartbeat_s", low=1, high=DAY_S * 7, where="status", number=True)
     return Status(
-        raw=value,
+        raw=_clean_json(value, "status"),
         feed_sequence=_integer(value, "feed_sequence", low=0, high=MAX_SEQ, where="status"),
         feed_stale=_boolean(value, "feed_stale", where="status"),
         now_playing=_text(value, "now_playing", where="status"),
-        last_error=_text(value, "last_error", where="status", line=True),
+        last_error=_text(value, "last_error", where="status", line=MAX_TEXT),
         disk_free_bytes=_integer(value, "disk_free_bytes", low=0, high=MAX_SEQ, where="status"),
         display_on=_boolean(value, "display_on", where="status"),
         clock_behind_trusted=_boolean(value, "clock_behind_trusted", where="status"),
         heartbeat_s=None if heartbeat is None else float(heartbeat),
-        version=_text(value, "version", where="status"),
+        version=_text(value, "version", where="status", line=MAX_VERSION),
     )
 
 
-def _play(value: Any, where: str) -> Play:
+def _play(value: Any, where: str, window: _Window) -> Play:
     if not isinstance(value, dict):
         raise _Malformed(f"{where}: expected an object")
     completed = _boolean(value, "completed", where=where, required=True)
@@ -274,30 +430,32 @@ def _play(value: Any, where: str) -> Play:
     return Play(
         bulletin=_text(value, "bulletin", where=where, required=True),
         revision=_integer(value, "revision", low=0, high=MAX_SEQ, where=where, required=True),
-        started_at=_timestamp(value, "started_at", where=where, required=True),
-        shown_s=float(_integer(value, "shown_s", low=0, high=86400 * 366, where=where, number=True, required=True)),
+        started_at=_timestamp(value, "started_at", window, where=where, required=True),
+        shown_s=float(_integer(value, "shown_s", low=0, high=MAX_SHOWN_S, where=where, number=True, required=True)),
         completed=completed,
         reason=_text(value, "reason", where=where),
     )
 
 
-def _total(value: Any, where: str) -> PlayTotal:
+def _total(value: Any, where: str, window: _Window) -> PlayTotal:
     if not isinstance(value, dict):
         raise _Malformed(f"{where}: expected an object")
-    day = _day(value, where)
-    count = _integer(value, "count", low=0, high=MAX_SEQ, where=where, required=True)
+    day = _day(value, where, window)
+    count = _integer(value, "count", low=0, high=MAX_DAY_PLAYS, where=where, required=True)
     completed = _integer(value, "completed", low=0, high=count, where=where, required=True)
+    # A day's plays of one bulletin were on screen at most a day (and the last one's run past midnight).
+    shown_high = min(MAX_SHOWN_S, count * MAX_SHOWN_S)
     return PlayTotal(
         bulletin=_text(value, "bulletin", where=where, required=True),
         revision=_integer(value, "revision", low=0, high=MAX_SEQ, where=where, required=True),
         day=day,
         count=count,
         completed=completed,
-        shown_s=float(_integer(value, "shown_s", low=0, high=MAX_SEQ, where=where, number=True, required=True)),
+        shown_s=float(_integer(value, "shown_s", low=0, high=shown_high, where=where, number=True, required=True)),
     )
 
 
-def _command(value: Any, where: str) -> CommandDone:
+def _command(value: Any, where: str, window: _Window) -> CommandDone:
     if not isinstance(value, dict):
         raise _Malformed(f"{where}: expected an object")
     ok = _boolean(value, "ok", where=where, required=True)
@@ -305,8 +463,8 @@ def _command(value: Any, where: str) -> CommandDone:
     return CommandDone(
         id=_text(value, "id", where=where, required=True),
         ok=ok,
-        at=_timestamp(value, "at", where=where) if value.get("at") is not None else None,
-        detail=_text(value, "detail", where=where, line=True),
+        at=_timestamp(value, "at", window, where=where) if value.get("at") is not None else None,
+        detail=_text(value, "detail", where=where, line=MAX_TEXT),
     )
 
 
@@ -318,17 +476,27 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _list(body: Mapping[str, Any], key: str) -> list[Any]:
+def _shown(value: Any) -> str:
+    """A wrong value, short and on one line, for a refusal."""
+    if isinstance(value, _HugeNumber):
+        return f"a number of {value.digits} digits"
+    return clean_line(json.dumps(value, ensure_ascii=False)[:40])
+
+
+def _list(body: Mapping[str, Any], key: str, most: int) -> list[Any]:
     value = body.get(key, [])
     if value is None:
         return []
     if not isinstance(value, list):
         raise _Malformed(f"{key}: expected a list")
+    if len(value) > most:
+        raise _Malformed(f"{key}: {len(value)} entries, at most {most} in one report")
     return value
 
 
-def _text(body: Mapping[str, Any], key: str, *, where: str | None = None, required: bool = False, line: bool = False) -> Any:
-    """An id-like string (no control characters, at most 200); `line`: any text up to MAX_TEXT characters."""
+def _text(body: Mapping[str, Any], key: str, *, where: str | None = None, required: bool = False, line: int = 0) -> Any:
+    """An id-like string (printable, no invisible characters, at most 200); with `line`, free text cleaned
+    (`clean_line`) and cut to that many characters (refused past four times as many)."""
     value = body.get(key)
     if value is None:
         if required:
@@ -337,11 +505,11 @@ def _text(body: Mapping[str, Any], key: str, *, where: str | None = None, requir
     if not isinstance(value, str):
         raise _Malformed(f"{_name(where, key)}: expected a string, got {type(value).__name__}")
     if line:
-        if len(value) > MAX_TEXT * 4:
-            raise _Malformed(f"{_name(where, key)}: longer than {MAX_TEXT * 4} characters")
-        return value[:MAX_TEXT]
+        if len(value) > line * 4:
+            raise _Malformed(f"{_name(where, key)}: longer than {line * 4} characters")
+        return clean_line(value)[:line]
     if not _ID_TEXT.fullmatch(value):
-        raise _Malformed(f"{_name(where, key)}: expected 1 to 200 printable characters, got {value[:40]!r}")
+        raise _Malformed(f"{_name(where, key)}: expected 1 to 200 printable characters, got {_shown(value)}")
     return value
 
 
@@ -361,12 +529,14 @@ def _integer(
         if required:
             raise _Malformed(f"{_name(where, key)}: missing")
         return None
+    if isinstance(value, _HugeNumber):
+        raise _Malformed(f"{_name(where, key)}: a number of {value.digits} digits (at most {MAX_DIGITS})")
     ok_type = _is_int(value) or (number and isinstance(value, float) and math.isfinite(value))
     if not ok_type:
         kind = "a number" if number else "an integer"
-        raise _Malformed(f"{_name(where, key)}: expected {kind}, got {json.dumps(value)[:40]}")
+        raise _Malformed(f"{_name(where, key)}: expected {kind}, got {_shown(value)}")
     if not low <= value <= high:
-        raise _Malformed(f"{_name(where, key)}: must be between {low:g} and {high:g}, got {value}")
+        raise _Malformed(f"{_name(where, key)}: must be between {low:g} and {high:g}, got {value:g}")
     return value
 
 
@@ -377,7 +547,7 @@ def _boolean(body: Mapping[str, Any], key: str, *, where: str | None = None, req
             raise _Malformed(f"{_name(where, key)}: missing")
         return None
     if not isinstance(value, bool):
-        raise _Malformed(f"{_name(where, key)}: expected true or false, got {json.dumps(value)[:40]}")
+        raise _Malformed(f"{_name(where, key)}: expected true or false, got {_shown(value)}")
     return value
 
 
@@ -391,7 +561,7 @@ def parse_timestamp(text: str) -> datetime:
     return moment
 
 
-def _timestamp(body: Mapping[str, Any], key: str, *, where: str | None = None, required: bool = False) -> Any:
+def _timestamp(body: Mapping[str, Any], key: str, window: _Window, *, where: str | None = None, required: bool = False) -> Any:
     value = body.get(key)
     if value is None:
         if required:
@@ -400,9 +570,22 @@ def _timestamp(body: Mapping[str, Any], key: str, *, where: str | None = None, r
     if not isinstance(value, str):
         raise _Malformed(f"{_name(where, key)}: expected an ISO 8601 time, got {type(value).__name__}")
     try:
-        return parse_timestamp(value)
+        moment = parse_timestamp(value)
     except ValueError:
-        raise _Malformed(f"{_name(where, key)}: expected an ISO 8601 time with an offset, got {value[:40]!r}") from None
+        raise _Malformed(f"{_name(where, key)}: expected an ISO 8601 time with an offset, got {_shown(value)}") from None
+    if not window.holds(moment):
+        raise _Malformed(f"{_name(where, key)}: {_shown(value)} is outside {window.earliest:%Y-%m-%d} .. a day ahead of the hub's clock")
+    return moment
+
+
+def png_header(png: bytes) -> tuple[int, int, int]:
+    """(width, height, bit depth) from the PNG's IHDR, which must come first; _Malformed if it does not."""
+    if not png.startswith(PNG_MAGIC):
+        raise _Malformed("not a PNG (bad signature)")
+    if len(png) < 33 or png[8:16] != b"\x00\x00\x00\x0dIHDR":
+        raise _Malformed("PNG does not start with its IHDR chunk")
+    width, height, depth = struct.unpack(">IIB", png[16:25])
+    return width, height, depth
 
 
 def png_text_chunks(png: bytes) -> dict[str, str]:
@@ -428,18 +611,25 @@ def png_text_chunks(png: bytes) -> dict[str, str]:
     raise _Malformed("PNG has no IEND chunk")
 
 
-def _parse_screenshot(png: bytes, max_pixels: int) -> Screenshot:
+def _parse_screenshot(png: bytes, max_pixels: int, window: _Window) -> Screenshot:
+    # The size from the header first: a 4096x4096 PNG of one colour is 64 KiB sent and 48 MiB decoded.
+    width, height, depth = png_header(png)
+    if width > MAX_SCREENSHOT_SIDE or height > MAX_SCREENSHOT_SIDE:
+        raise _Malformed(f"{width}x{height} pixels: a board's screenshot is at most {MAX_SCREENSHOT_SIDE}x{MAX_SCREENSHOT_SIDE}")
+    if width * height > max_pixels:
+        raise _Malformed(f"{width}x{height} pixels is over the limit of {max_pixels}")
+    if depth > 8:
+        raise _Malformed(f"{depth} bits per sample: a board's screenshot has 8")
     texts = png_text_chunks(png)
     try:
         with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise _Malformed(f"{width}x{height} pixels is over the limit of {max_pixels}")
+            if image.size != (width, height):
+                raise _Malformed("PNG size differs from its header")
             image.load()  # decodes every row: a PNG that only looks right is refused here
     except _Malformed:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, zlib.error) as exc:
-        raise _Malformed(f"not a readable PNG ({str(exc)[:80]})") from None
+        raise _Malformed(f"not a readable PNG ({clean_line(str(exc))[:80]})") from None
     board = texts.get("signage:board")
     if board is None or not _ID_TEXT.fullmatch(board):
         raise _Malformed("tEXt signage:board: missing or not an id")
@@ -450,6 +640,8 @@ def _parse_screenshot(png: bytes, max_pixels: int) -> Screenshot:
         taken_at = parse_timestamp(texts.get("signage:taken_at", ""))
     except ValueError:
         raise _Malformed("tEXt signage:taken_at: expected an ISO 8601 time with an offset") from None
+    if not window.holds(taken_at):
+        raise _Malformed(f"tEXt signage:taken_at: {texts['signage:taken_at'][:40]} is outside {window.earliest:%Y-%m-%d} .. a day ahead")
     command = texts.get("signage:command")
     if command is not None and not _ID_TEXT.fullmatch(command):
         raise _Malformed("tEXt signage:command: not an id")

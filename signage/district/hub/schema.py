@@ -182,3 +182,24 @@ settings = sa.Table(
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# --- the boards' limits (ingest) ---------------------------------------------------------------------
+
+# Per board, the highest seq of its reports and of its screenshots the hub pruned: a report or screenshot at or
+# below it is a replay of something already counted, never stored again (the rows that said so are gone).
+board_floors = sa.Table(
+    "board_floors",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("report_seq", sa.BigInteger, nullable=False),
+    sa.Column("screenshot_seq", sa.BigInteger, nullable=False),
+)
+
+# Rows a board added (plays, totals, commands) per day of the hub's: its daily quota. Kept a few days.
+board_day_rows = sa.Table(
+    "board_day_rows",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("day", Day, primary_key=True),
+    sa.Column("rows_added", sa.BigInteger, nullable=False),
+)

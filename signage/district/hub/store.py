@@ -9,10 +9,11 @@ import re
 import stat
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
+from time import sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,6 +63,40 @@ def create_engine(url: str) -> Engine:
 
 def epoch(moment: datetime) -> float:
     return moment.timestamp()
+
+
+# A per-day aggregate of one board (plays of a bulletin, heartbeats) holds at most what two days can: a day's
+# plays of one second, plus a board's day that straddles two of the hub's. So no sum of them nears 2**63.
+DAY_CAP = 2 * 86400
+
+
+def _capped_sum(stored: Any, added: Any) -> Any:
+    """stored + added, at most DAY_CAP; written so that it cannot overflow whatever an older hub stored."""
+    cap = sa.literal_column(str(DAY_CAP))  # in the text: the prepared statements carry only the rows' values
+    return sa.case((stored >= cap - added, cap), else_=stored + added)
+
+
+def heard_at(received: float, signed: datetime, slack_s: float) -> float:
+    """When the board was last known alive: when the hub received it, but no later than its signed time plus a
+    heartbeat's slack. A captured envelope delivered late (a replay, a held-back report) cannot show a dead
+    board as online; a board whose clock runs a little behind still shows as just heard."""
+    return min(received, signed.timestamp() + slack_s)
+
+
+def _content_errors() -> tuple[type[BaseException], ...]:
+    """What a database raises for a value it cannot hold (not for being away): the report is refused, not retried."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [
+        sa.exc.DataError, sa.exc.IntegrityError, sqlite3.DataError, sqlite3.IntegrityError, UnicodeEncodeError, OverflowError,
+    ]  # fmt: skip
+    try:
+        import psycopg.errors
+    except ImportError:
+        pass
+    else:
+        errors += [psycopg.errors.DataError, psycopg.errors.IntegrityError]
+    return tuple(errors)
 
 
 class _Prepared:
@@ -122,6 +157,9 @@ class HubStore:
         self._days: dict[int, str] = {}
         self._ingest_conn: Any = None
         self._ingest_lock = threading.Lock()
+        self._floors: dict[str, tuple[int, int]] | None = None  # board → (report seq, screenshot seq) pruned
+        self._rows_added: dict[tuple[str, str], int] = {}  # (board, hub day) → rows it added: the daily quota
+        self._limits_lock = threading.Lock()
         self.dialect = engine.dialect.name
         insert = _dialect_insert(engine)
         self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.reports.c.seq)
@@ -131,15 +169,22 @@ class HubStore:
         self._upsert_play_days = ins.on_conflict_do_update(
             index_elements=["board", "bulletin", "revision", "day"],
             set_={
-                "count": t.play_days.c.count + ins.excluded.count,
-                "completed": t.play_days.c.completed + ins.excluded.completed,
+                "count": _capped_sum(t.play_days.c.count, ins.excluded.count),
+                "completed": _capped_sum(t.play_days.c.completed, ins.excluded.completed),
                 "shown_s": t.play_days.c.shown_s + ins.excluded.shown_s,
             },
         )
         ins = insert(t.board_days)
         self._upsert_board_days = ins.on_conflict_do_update(
             index_elements=["board", "day"],
-            set_={"heartbeats": t.board_days.c.heartbeats + ins.excluded.heartbeats, "plays": t.board_days.c.plays + ins.excluded.plays},
+            set_={
+                "heartbeats": _capped_sum(t.board_days.c.heartbeats, ins.excluded.heartbeats),
+                "plays": _capped_sum(t.board_days.c.plays, ins.excluded.plays),
+            },
+        )
+        ins = insert(t.board_day_rows)
+        self._upsert_rows_added = ins.on_conflict_do_update(
+            index_elements=["board", "day"], set_={"rows_added": t.board_day_rows.c.rows_added + ins.excluded.rows_added}
         )
         ins = insert(t.board_state)
         newer = ins.excluded.last_seq > t.board_state.c.last_seq
@@ -172,9 +217,13 @@ class HubStore:
         )
         self._insert_shot = insert(t.screenshots).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.screenshots.c.seq)
         kept = sa.select(t.screenshots.c.seq).where(t.screenshots.c.board == sa.bindparam("b")).order_by(t.screenshots.c.seq.desc())
-        self._prune_shots = sa.delete(t.screenshots).where(
-            t.screenshots.c.board == sa.bindparam("b"),
-            t.screenshots.c.seq.not_in(kept.limit(sa.bindparam("keep", type_=sa.Integer)).scalar_subquery()),
+        self._prune_shots = (
+            sa.delete(t.screenshots)
+            .where(
+                t.screenshots.c.board == sa.bindparam("b"),
+                t.screenshots.c.seq.not_in(kept.limit(sa.bindparam("keep", type_=sa.Integer)).scalar_subquery()),
+            )
+            .returning(t.screenshots.c.seq)
         )
         self._insert = insert
         prepare = partial(_Prepared, engine=engine)
@@ -186,6 +235,7 @@ class HubStore:
         self._fast_board_days = prepare(self._upsert_board_days, columns=[c.name for c in t.board_days.c])
         self._fast_state = prepare(self._upsert_state, columns=[c.name for c in t.board_state.c])
         self._fast_commands = prepare(self._upsert_commands, columns=[c.name for c in t.commands_done.c])
+        self._fast_rows_added = prepare(self._upsert_rows_added, columns=[c.name for c in t.board_day_rows.c])
         self._row_lists = {
             id(self._fast_plays): "plays",
             id(self._fast_totals): "totals",
@@ -197,7 +247,7 @@ class HubStore:
 
     def _one_statement(self) -> str:
         """PostgreSQL: a whole report as one statement (data-modifying CTEs), atomic by itself: one round trip."""
-        parts = [("w_report", self._fast_report_strict.sql), ("w_state", self._fast_state.sql)]
+        parts = [("w_report", self._fast_report_strict.sql), ("w_state", self._fast_state.sql), ("w_rows", self._fast_rows_added.sql)]
         for prepared in (self._fast_plays, self._fast_totals, self._fast_play_days, self._fast_board_days, self._fast_commands):
             name = self._row_lists[id(prepared)]
             assert prepared.rows_sql is not None
@@ -263,18 +313,37 @@ class HubStore:
         with self.engine.begin() as conn:
             conn.execute(upsert, rows)
 
-    def ingest_report(self, report: Report, received_at: datetime) -> bool:
-        """Store a verified report in one transaction; True when its (board, seq) was already held (nothing stored)."""
-        first, rest = self._report_rows(report, epoch(received_at))
-        if self.dialect == "postgresql":
-            return self._ingest_pipelined(first, rest)
-        with self.engine.begin() as conn:
-            cursor = conn.connection.cursor()
-            if self._fast_report.run(cursor, first).fetchone() is None:  # RETURNING names no row: held already
-                return True
-            for prepared, rows in rest:
-                prepared.run(cursor, rows)
-        return False
+    def ingest_report(self, report: Report, received_at: datetime, *, keep_plays: int | None = None, seen_slack_s: float = 300.0) -> bool:
+        """Store a verified report in one transaction; True when it was held already (nothing stored).
+
+        Held already: its (board, seq) is stored, or at or below the seq the hub pruned for its board (a replay of
+        something already counted). Only its first `keep_plays` plays are stored row by row (the daily quota);
+        the rest are folded into per-day totals. A report the database cannot hold for its content raises
+        StoreError (the board should not send it again); anything else (the database away) is the caller's 503.
+        """
+        if report.seq <= self.floors(report.board)[0]:
+            return True
+        received = epoch(received_at)
+        first, rest, rows = self._report_rows(report, received, keep_plays, seen_slack_s)
+        try:
+            if self.dialect == "postgresql":
+                duplicate = self._ingest_pipelined(first, rest)
+            else:
+                with self.engine.begin() as conn:
+                    cursor = conn.connection.cursor()
+                    if self._fast_report.run(cursor, first).fetchone() is None:  # RETURNING names no row: held already
+                        return True
+                    for prepared, values in rest:
+                        prepared.run(cursor, values)
+                duplicate = False
+        except _content_errors() as exc:
+            raise StoreError(f"report {report.board} seq {report.seq}: the database cannot hold it: {_first_line(exc)}") from None
+        if not duplicate:
+            key = (report.board, self.local_day(received))
+            with self._limits_lock:
+                if key in self._rows_added:
+                    self._rows_added[key] += rows
+        return duplicate
 
     def _ingest_pipelined(self, first: dict[str, Any], rest: list[tuple[_Prepared, Any]]) -> bool:
         """PostgreSQL: the report as one statement in autocommit (one round trip; it is atomic by itself).
@@ -320,24 +389,35 @@ class HubStore:
                 self._ingest_conn.close()
                 self._ingest_conn = None
 
-    def _report_rows(self, report: Report, received: float) -> tuple[dict[str, Any], list[tuple[_Prepared, Any]]]:
-        """The report's row, and the other statements' rows: plays, totals, daily aggregates, state, commands."""
+    def _report_rows(
+        self, report: Report, received: float, keep_plays: int | None, seen_slack_s: float
+    ) -> tuple[dict[str, Any], list[tuple[_Prepared, Any]], int]:
+        """The report's row, the other statements' rows (plays, totals, daily aggregates, state, commands, the
+        board's rows today), and how many rows it adds."""
         board, seq = report.board, report.seq
         first = {"board": board, "seq": seq, "received_at": received, "sent_at": epoch(report.sent_at)}
         rest: list[tuple[_Prepared, Any]] = []
+        keep = len(report.plays) if keep_plays is None else keep_plays
         play_rows = []
+        folded: dict[tuple[str, int, str], list[float]] = {}
         days: dict[tuple[str, int, str], list[float]] = {}
         board_days: Counter[str] = Counter()
         for index, play in enumerate(report.plays):
             started = play.started_at.timestamp()
             day = self.local_day(started)
-            play_rows.append(
-                {
-                    "board": board, "seq": seq, "idx": index, "bulletin": play.bulletin, "revision": play.revision,
-                    "started_at": started, "day": day, "shown_s": play.shown_s,
-                    "completed": play.completed, "reason": play.reason,
-                }
-            )  # fmt: skip
+            if index < keep:
+                play_rows.append(
+                    {
+                        "board": board, "seq": seq, "idx": index, "bulletin": play.bulletin, "revision": play.revision,
+                        "started_at": started, "day": day, "shown_s": play.shown_s,
+                        "completed": play.completed, "reason": play.reason,
+                    }
+                )  # fmt: skip
+            else:  # past the board's quota for today: counted, not stored one by one
+                fold = folded.setdefault((play.bulletin, play.revision, day), [0, 0, 0.0])
+                fold[0] += 1
+                fold[1] += play.completed
+                fold[2] += play.shown_s
             sums = days.setdefault((play.bulletin, play.revision, day), [0, 0, 0.0])
             sums[0] += 1
             sums[1] += play.completed
@@ -356,6 +436,13 @@ class HubStore:
             sums[1] += total.completed
             sums[2] += total.shown_s
             board_days[total.day] += total.count
+        for index, ((bulletin, revision, day), (count, done, shown)) in enumerate(folded.items(), start=len(total_rows)):
+            total_rows.append(
+                {
+                    "board": board, "seq": seq, "idx": index, "bulletin": bulletin, "revision": revision,
+                    "day": day, "count": count, "completed": done, "shown_s": shown,
+                }
+            )  # fmt: skip
         if play_rows:
             rest.append((self._fast_plays, play_rows))
         if total_rows:
@@ -387,7 +474,8 @@ class HubStore:
         rest.append((
             self._fast_state,
             {
-                "board": board, "last_seen": received, "last_seq": seq, "sent_at": epoch(report.sent_at),
+                "board": board, "last_seen": heard_at(received, report.sent_at, seen_slack_s), "last_seq": seq,
+                "sent_at": epoch(report.sent_at),
                 "status": json.dumps(status.raw, ensure_ascii=False), "version": status.version,
                 "feed_sequence": status.feed_sequence, "feed_stale": status.feed_stale, "now_playing": status.now_playing,
                 "last_error": status.last_error, "disk_free": status.disk_free_bytes, "display_on": status.display_on,
@@ -412,33 +500,151 @@ class HubStore:
                     ],
                 )
             )
-        return first, rest
+        rows = len(play_rows) + len(total_rows) + len(report.commands_done)
+        rest.append((self._fast_rows_added, {"board": board, "day": self.local_day(received), "rows_added": rows}))
+        return first, rest, rows
 
-    def ingest_screenshot(self, shot: Screenshot, thumb: bytes, received_at: datetime, keep: int) -> bool:
-        """Store a verified screenshot and keep the newest `keep` of its board; True when already held."""
+    def ingest_screenshot(self, shot: Screenshot, thumb: bytes, received_at: datetime, keep: int, seen_slack_s: float = 300.0) -> bool:
+        """Store a verified screenshot and keep the newest `keep` of its board; True when already held.
+
+        Held already: its (board, seq) is stored, or it is at or below the newest one pruned (a replay).
+        """
+        if shot.seq <= self.floors(shot.board)[1]:
+            return True
         received = epoch(received_at)
-        with self.engine.begin() as conn:
-            inserted = conn.execute(
-                self._insert_shot,
-                {
-                    "board": shot.board, "seq": shot.seq, "taken_at": epoch(shot.taken_at), "received_at": received,
-                    "command": shot.command, "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb,
-                },
-            )  # fmt: skip
-            if inserted.fetchone() is None:  # RETURNING names no row: the (board, seq) was held already
-                return True
-            conn.execute(self._prune_shots, {"b": shot.board, "keep": keep})
-            conn.execute(
-                self._upsert_state_screenshot,
-                {
-                    "board": shot.board,
-                    "last_seen": received,
-                    "last_seq": 0,
-                    "screenshot_seq": shot.seq,
-                    "screenshot_at": epoch(shot.taken_at),
-                },
-            )
+        try:
+            with self.engine.begin() as conn:
+                inserted = conn.execute(
+                    self._insert_shot,
+                    {
+                        "board": shot.board, "seq": shot.seq, "taken_at": epoch(shot.taken_at), "received_at": received,
+                        "command": shot.command, "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb,
+                    },
+                )  # fmt: skip
+                if inserted.fetchone() is None:  # RETURNING names no row: the (board, seq) was held already
+                    return True
+                pruned = [row[0] for row in conn.execute(self._prune_shots, {"b": shot.board, "keep": keep})]
+                if pruned:
+                    self._raise_floors(conn, {shot.board: max(pruned)}, column="screenshot_seq")
+                conn.execute(
+                    self._upsert_state_screenshot,
+                    {
+                        "board": shot.board,
+                        "last_seen": heard_at(received, shot.taken_at, seen_slack_s),
+                        "last_seq": 0,
+                        "screenshot_seq": shot.seq,
+                        "screenshot_at": epoch(shot.taken_at),
+                    },
+                )
+        except _content_errors() as exc:
+            raise StoreError(f"screenshot {shot.board} seq {shot.seq}: the database cannot hold it: {_first_line(exc)}") from None
         return False
+
+    # --- the boards' limits: replays, daily quota, retention ----------------------------------------------
+
+    def floors(self, board: str) -> tuple[int, int]:
+        """(report seq, screenshot seq) at or below which the board's reports and screenshots were pruned."""
+        floors = self._floors
+        if floors is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(t.board_floors.c.board, t.board_floors.c.report_seq, t.board_floors.c.screenshot_seq))
+                floors = {row.board: (int(row.report_seq), int(row.screenshot_seq)) for row in rows}
+            with self._limits_lock:
+                if self._floors is None:
+                    self._floors = floors
+                floors = self._floors
+        return floors.get(board, (0, 0))
+
+    def _raise_floors(self, conn: Any, highest: dict[str, int], column: str) -> None:
+        """Raise the boards' floors (in this transaction, and the cache with it) to the seqs just pruned."""
+        self.floors("")  # loaded
+        ins = self._insert(t.board_floors)
+        stored = t.board_floors.c[column]
+        upsert = ins.on_conflict_do_update(
+            index_elements=["board"], set_={column: sa.case((ins.excluded[column] > stored, ins.excluded[column]), else_=stored)}
+        )
+        conn.execute(
+            upsert,
+            [{"board": board, "report_seq": 0, "screenshot_seq": 0, column: seq} for board, seq in highest.items()],
+        )
+        assert self._floors is not None
+        with self._limits_lock:
+            for board, seq in highest.items():
+                report_seq, screenshot_seq = self._floors.get(board, (0, 0))
+                if column == "report_seq":
+                    self._floors[board] = (max(report_seq, seq), screenshot_seq)
+                else:
+                    self._floors[board] = (report_seq, max(screenshot_seq, seq))
+
+    def rows_added(self, board: str, day: str) -> int:
+        """Rows the board added on the hub's `day` (cached: one query per board and day)."""
+        key = (board, day)
+        with self._limits_lock:
+            cached = self._rows_added.get(key)
+        if cached is not None:
+            return cached
+        query = sa.select(t.board_day_rows.c.rows_added).where(t.board_day_rows.c.board == board, t.board_day_rows.c.day == day)
+        with self.engine.connect() as conn:
+            stored = int(conn.execute(query).scalar_one_or_none() or 0)
+        with self._limits_lock:
+            if any(other != day for _, other in self._rows_added):  # a new day: yesterday's counts are done with
+                self._rows_added = {k: v for k, v in self._rows_added.items() if k[1] == day}
+            return self._rows_added.setdefault(key, stored)
+
+    def prune(self, now: datetime, keep_days: int, batch: int = 5000, pause_s: float = 0.02) -> dict[str, int]:
+        """Delete raw records older than `keep_days`: plays, merged totals, reports, screenshots, command outcomes.
+
+        The per-day aggregates (play_days, board_days) stay: the dashboard's figures outlive the rows. The highest
+        seq pruned of each board is kept as its floor, so a replay of a pruned report is never counted again.
+        In batches with a pause between them, so reports keep being stored while it runs.
+        """
+        cutoff = epoch(now) - keep_days * 86400.0
+        cutoff_day = self.local_day(cutoff)
+        p, pt, r, s, c, q = t.plays, t.play_totals, t.reports, t.screenshots, t.commands_done, t.board_day_rows
+        deleted: Counter[str] = Counter()
+
+        def in_batches(name: str, step: Callable[[Any], int]) -> None:
+            while True:
+                with self.engine.begin() as conn:
+                    done = step(conn)
+                deleted[name] += done
+                if done < batch:
+                    return
+                sleep(pause_s)
+
+        def plays(conn: Any) -> int:
+            ids = sa.select(p.c.id).where(p.c.started_at < cutoff).limit(batch).scalar_subquery()
+            return conn.execute(sa.delete(p).where(p.c.id.in_(ids))).rowcount
+
+        def totals(conn: Any) -> int:
+            keys = sa.select(pt.c.board, pt.c.seq, pt.c.idx).where(pt.c.day < cutoff_day).limit(batch)
+            return conn.execute(sa.delete(pt).where(sa.tuple_(pt.c.board, pt.c.seq, pt.c.idx).in_(keys))).rowcount
+
+        def with_floors(table: sa.Table, column: str) -> Callable[[Any], int]:
+            def step(conn: Any) -> int:
+                keys = conn.execute(sa.select(table.c.board, table.c.seq).where(table.c.received_at < cutoff).limit(batch)).all()
+                if not keys:
+                    return 0
+                highest: dict[str, int] = {}
+                for board, seq in keys:
+                    highest[board] = max(highest.get(board, 0), int(seq))
+                self._raise_floors(conn, highest, column)
+                return conn.execute(sa.delete(table).where(sa.tuple_(table.c.board, table.c.seq).in_([tuple(k) for k in keys]))).rowcount
+
+            return step
+
+        def commands(conn: Any) -> int:
+            keys = sa.select(c.c.board, c.c.id).where(c.c.received_at < cutoff).limit(batch)
+            return conn.execute(sa.delete(c).where(sa.tuple_(c.c.board, c.c.id).in_(keys))).rowcount
+
+        in_batches("plays", plays)
+        in_batches("play_totals", totals)
+        in_batches("reports", with_floors(r, "report_seq"))
+        in_batches("screenshots", with_floors(s, "screenshot_seq"))
+        in_batches("commands_done", commands)
+        with self.engine.begin() as conn:  # the quota's counts are needed for today only
+            deleted["board_day_rows"] = conn.execute(sa.delete(q).where(q.c.day < self.local_day(epoch(now) - 2 * 86400.0))).rowcount
+        return dict(deleted)
 
     # --- officers, their sessions and sign-in throttling ---------------------------------------------------
 
@@ -534,6 +740,14 @@ class HubStore:
 
     # --- reads --------------------------------------------------------------------------------------
 
+    def _sum(self, column: Any, integer: bool = False) -> Any:
+        """SUM that cannot overflow: SQLite's sum() of integers raises past 2**63 (a page answering 500 for every
+        officer), its total() is a double; cast back to an integer, it stops at the largest. PostgreSQL sums
+        bigints as numeric, which does not overflow."""
+        if self.dialect != "sqlite":
+            return sa.func.sum(column)
+        return sa.cast(sa.func.total(column), sa.BigInteger) if integer else sa.func.total(column)
+
     def board_states(self) -> dict[str, sa.Row[Any]]:
         with self.engine.connect() as conn:
             return {row.board: row for row in conn.execute(sa.select(t.board_state))}
@@ -558,7 +772,7 @@ class HubStore:
         heard = bd.c.heartbeats * sa.func.coalesce(bs.c.heartbeat_s, default_heartbeat_s)
         capped = sa.case((heard > 86400.0, 86400.0), else_=heard)
         query = (
-            sa.select(bd.c.day, sa.func.sum(capped))
+            sa.select(bd.c.day, self._sum(capped))
             .select_from(bd.outerjoin(bs, bs.c.board == bd.c.board))
             .where(bd.c.day.between(first.isoformat(), last.isoformat()))
             .group_by(bd.c.day)
@@ -568,7 +782,7 @@ class HubStore:
 
     def plays_per_day(self, first: date, last: date) -> dict[str, int]:
         query = (
-            sa.select(t.board_days.c.day, sa.func.sum(t.board_days.c.plays))
+            sa.select(t.board_days.c.day, self._sum(t.board_days.c.plays, integer=True))
             .where(t.board_days.c.day.between(first.isoformat(), last.isoformat()))
             .group_by(t.board_days.c.day)
         )
@@ -581,14 +795,14 @@ class HubStore:
         query = (
             sa.select(
                 pd.c.bulletin,
-                sa.func.sum(pd.c.count).label("count"),
-                sa.func.sum(pd.c.completed).label("completed"),
-                sa.func.sum(pd.c.shown_s).label("shown_s"),
+                self._sum(pd.c.count, integer=True).label("count"),
+                self._sum(pd.c.completed, integer=True).label("completed"),
+                self._sum(pd.c.shown_s).label("shown_s"),
                 sa.func.count(sa.distinct(pd.c.board)).label("boards"),
             )
             .where(pd.c.day.between(first.isoformat(), last.isoformat()))
             .group_by(pd.c.bulletin)
-            .order_by(sa.func.sum(pd.c.count).desc(), pd.c.bulletin)
+            .order_by(self._sum(pd.c.count).desc(), pd.c.bulletin)
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query))
@@ -600,9 +814,9 @@ class HubStore:
             sa.select(
                 pd.c.bulletin,
                 pd.c.board,
-                sa.func.sum(pd.c.count).label("count"),
-                sa.func.sum(pd.c.completed).label("completed"),
-                sa.func.sum(pd.c.shown_s).label("shown_s"),
+                self._sum(pd.c.count, integer=True).label("count"),
+                self._sum(pd.c.completed, integer=True).label("completed"),
+                self._sum(pd.c.shown_s).label("shown_s"),
                 sa.func.min(pd.c.day).label("first_day"),
                 sa.func.max(pd.c.day).label("last_day"),
             )
