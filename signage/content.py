@@ -27,7 +27,8 @@ def load_content(config: BoardConfig) -> list[Playable]:
             finally:
                 store.close()
         except StoreError as exc:
-            log.error("%s", exc)
+            if not exc.repeat:  # a full disk is told once, by whichever job meets it first
+                log.error("%s", exc)
     taken = {p.bulletin.id for p in playables}
     for playable in load_playlists(config.playlists).playables:
         if playable.bulletin.id in taken:

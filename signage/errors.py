@@ -20,6 +20,8 @@ from __future__ import annotations
 class SignageError(Exception):
     """Base of every error signage raises on purpose."""
 
+    repeat = False  # the same condition was already told in this process (a full disk): log it once, not per poll
+
 
 class ConfigError(SignageError):
     """The board's config is invalid."""
@@ -55,6 +57,7 @@ class DiskFull(StoreError):
     def __init__(self, message: str, *, first: bool = True) -> None:
         super().__init__(message)
         self.first = first
+        self.repeat = not first
 
 
 class DisplayError(SignageError):

@@ -253,7 +253,8 @@ class FeedPoll:
         try:
             store, files = open_store(self.config)
         except SignageError as exc:
-            log.error("%s", exc)
+            if not exc.repeat:  # a full disk is told once, by whichever job meets it first
+                log.error("%s", exc)
             return
         now = datetime.now(self.config.board.timezone)
         try:
@@ -261,7 +262,8 @@ class FeedPoll:
             due = store.claim_commands(now)  # recorded as run before they run
             signed = store.feed().generated_at
         except SignageError as exc:  # recorded where it could be; never fatal to the board
-            log.error("%s", exc)
+            if not exc.repeat:
+                log.error("%s", exc)
             return
         finally:
             store.close()

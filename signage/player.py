@@ -106,7 +106,8 @@ def signed_time(config: BoardConfig) -> datetime | None:
         finally:
             store.close()
     except StoreError as exc:
-        log.error("%s", exc)
+        if not exc.repeat:  # a full disk is told once, by whichever job meets it first
+            log.error("%s", exc)
         return None
 
 

@@ -59,10 +59,9 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
     bulletins: list[dict[str, Any]] = []
     status["last_error"] = None
     status["incidents"] = []
-    if config.feed is not None or config.inbox is not None:
-        from signage.feed.sync import open_store
-
-        store, files = open_store(config)
+    opened = _open_store(config, status)
+    if opened is not None:
+        store, files = opened
         try:
             if config.feed is not None:
                 status["feed"] = _feed_status(config.feed.url, store.feed(), now)
@@ -113,6 +112,12 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
         status["inbox"] = str(config.inbox.path)
         status["quarantine"] = quarantined(config.inbox)
     status["reports_queued"] = _reports_queued(config)
+    status["disk_free_bytes"], status["disk_full"] = _disk(config)
+    if status["disk_full"]:  # the board's own writes fail first: say why, whatever else went wrong
+        status["last_error"] = (
+            f"{config.board.data_dir}: the disk is full ({status['disk_free_bytes']} bytes free): the board cannot write "
+            "its reports or take new bulletins (it plays on; its plays wait in memory until there is room)"
+        )
     # File names, titles and errors come from clerks, sticks and the network: a terminal gets them escaped.
     return _printable_tree(status)
 
@@ -128,17 +133,48 @@ def _printable_tree(value: Any) -> Any:
     return value
 
 
-def _reports_queued(config: BoardConfig) -> int:
-    """Reports and screenshots waiting for the hub's 2xx (0 on a board that does not report)."""
+def _open_store(config: BoardConfig, status: dict[str, Any]) -> tuple[Any, Any] | None:
+    """The board's store, or None without one or when it will not open (why, in `last_error`: status goes on)."""
+    if config.feed is None and config.inbox is None:
+        return None
+    from signage.feed.sync import open_store
+
+    try:
+        return open_store(config)
+    except SignageError as exc:
+        status["last_error"] = str(exc)
+        return None
+
+
+def _reports_queued(config: BoardConfig) -> int | None:
+    """Reports and screenshots waiting for the hub's 2xx (0 on a board that does not report; None if unreadable)."""
     if config.report is None:
         return 0
     from signage.store.db import Store
 
-    store = Store(config.board.data_dir / "board.db")
+    try:
+        store = Store(config.board.data_dir / "board.db")
+    except SignageError:
+        return None
     try:
         return store.db.execute("SELECT count(*) FROM report_queue").fetchone()[0]
+    except SignageError:
+        return None
     finally:
         store.close()
+
+
+def _disk(config: BoardConfig) -> tuple[int | None, bool]:
+    """Free bytes where the board keeps its data, and whether that is too little for its database to write."""
+    import shutil
+
+    from signage.store.guard import NEARLY_FULL_BYTES
+
+    try:
+        free = shutil.disk_usage(config.board.data_dir if config.board.data_dir.exists() else config.board.data_dir.parent).free
+    except OSError:
+        return None, False
+    return free, free < NEARLY_FULL_BYTES
 
 
 def _feed_status(url: str, record: Any, now: datetime) -> dict[str, Any]:

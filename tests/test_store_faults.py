@@ -10,17 +10,21 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,10 +32,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from signage.config import load_config
-from signage.envelope import generate_key, public_key_text, public_raw
+from signage.envelope import REPORT_TYPE, generate_key, public_key_text, public_raw, verify
 from signage.feed.sync import feed_playables, open_store
-from signage.report.plays import Play
+from signage.model import Bulletin, Kind, Playable
+from signage.report.plays import Play, PlayLog
 from signage.report.queue import ReportQueue
+from signage.report.reporter import Reporter
+from signage.status import board_status
 from signage.store.db import Store
 from tests.feedserver import Behaviour, FeedServer
 from tests.test_sync import District, board_config, run_sync
@@ -381,3 +388,257 @@ def test_plan_status_doctor_and_sync_run_as_root_leave_every_board_file_to_the_p
         assert made and all(owner == (KIOSK_UID, KIOSK_GID) for owner in made.values()), (command, made)
     as_player = as_kiosk_cli("sync", "--config", config, user=KIOSK_UID, group=KIOSK_GID, extra_groups=[])
     assert as_player.returncode == 0, as_player.stderr  # the player's user still opens and writes everything
+
+
+# -- report numbering after the database is lost ----------------------------------------------
+
+
+def heartbeats(reporter: Reporter, log: PlayLog, first_minute: int, count: int) -> list[Play]:
+    """`count` heartbeats, three plays each (a minute apart, so each play is told apart at the hub)."""
+    played = []
+    for minute in range(first_minute, first_minute + count):
+        for turn in range(3):
+            start = T0 + timedelta(minutes=minute, seconds=turn * 20)
+            log.begin(Playable(Bulletin(id="abc"[turn], revision=1, kind=Kind.TEXT, title="T", body="B", duration_s=20)), start)
+            ended = log.end(start + timedelta(seconds=20), "expired")
+            assert ended is not None
+            played.append(ended)
+        reporter.heartbeat()
+    return played
+
+
+@pytest.mark.parametrize("loss", ["emptied", "wal_deleted"])
+def test_reports_after_the_database_is_lost_are_never_taken_for_duplicates_by_todays_hub(tmp_path: Path, loss: str) -> None:
+    """Before: the rebuilt queue numbered from 1 again; the hub answered "duplicate", the board deleted them: plays lost."""
+    from signage.district.hub import HubConfig, create_app
+    from tests.hubserver import serve, write_hub_config
+    from tests.test_player import THREE, board
+
+    key = generate_key(tmp_path / "board.key")
+    (tmp_path / "hub").mkdir()
+    hub = HubConfig.load(write_hub_config(tmp_path / "hub", {"tan-quan": key}))
+    with serve(create_app(hub)) as base:
+        config = board(tmp_path, THREE, extra=f'[report]\nurl = "{base}/report"\nkey = "board.key"\nheartbeat_seconds = 300\n')
+        log = PlayLog()
+        reporter = Reporter(load_config(config), log, lambda: (log.now_playing, True), now=lambda: T0)
+        database = data_dir(config) / "board.db"
+        played = heartbeats(reporter, log, 0, 4)
+        holder = sqlite3.connect(database)  # another connection open, as the player's would be: the WAL is not folded in
+        holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        snapshot = database.read_bytes()  # the main file as the disk holds it; what follows lives in the WAL
+        played += heartbeats(reporter, log, 4, 6)
+        holder.close()
+        if loss == "emptied":
+            database.write_bytes(b"")
+        else:  # a power cut, and the WAL lost with it: the file goes back to the snapshot
+            database.write_bytes(snapshot)
+            for side in ("-wal", "-shm"):
+                database.with_name(database.name + side).unlink(missing_ok=True)
+        played += heartbeats(reporter, log, 10, 8)  # numbering starts again where the file says
+        for _ in range(5):
+            reporter.send()
+        queued = Store(database)
+        try:
+            assert queued.db.execute("SELECT count(*) FROM report_queue").fetchone()[0] == 0
+        finally:
+            queued.close()
+    with closing(sqlite3.connect(tmp_path / "hub" / "hub.db")) as held:
+        at_hub = held.execute("SELECT bulletin, started_at FROM plays WHERE board = 'tan-quan'").fetchall()
+    assert len(at_hub) == len(played) == 54, f"{len(played) - len(at_hub)} plays lost"
+    assert len(set(at_hub)) == len(at_hub), "no play counted twice"
+
+
+class EpochHub:
+    """The hub as docs/reports.md asks it to become: reports keyed by (board, epoch, seq), a duplicate told apart by its bytes."""
+
+    def __init__(self, public_key: bytes) -> None:
+        self.public_key = public_key
+        self.held: dict[tuple[str, int], bytes] = {}
+        self.plays: list[tuple[str, str]] = []
+        self.answers: list[str] = []
+        self.drop_next_answer = False
+
+    def take(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        payload = verify(body, REPORT_TYPE, [self.public_key], 1, "hub").payload
+        report = json.loads(payload)
+        key = (report.get("epoch", ""), report["seq"])
+        if key in self.held:
+            same = self.held[key] == payload
+            self.answers.append("duplicate" if same else "collision")
+            if not same:
+                return 409, {"ok": False, "collision": True, "error": f"seq {report['seq']}: held with other bytes"}
+            return 200, {"ok": True, "seq": report["seq"], "duplicate": True, "same": True}
+        self.held[key] = payload
+        self.plays += [(play["bulletin"], play["started_at"]) for play in report["plays"]]
+        self.answers.append("stored")
+        return 200, {"ok": True, "seq": report["seq"], "duplicate": False}
+
+
+@contextmanager
+def serving(hub: EpochHub) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            status, answer = hub.take(self.rfile.read(int(self.headers["Content-Length"])))
+            if hub.drop_next_answer:  # stored, and the answer lost on the way back
+                hub.drop_next_answer = False
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/report"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_hub_keyed_by_epoch_gets_every_report_once_after_the_wal_is_lost_and_an_answer_is_lost(tmp_path: Path) -> None:
+    """The board's half of the epoch: a true duplicate (a lost answer) is delivered; a collision is renumbered, never dropped."""
+    from tests.test_player import THREE, board
+
+    key = generate_key(tmp_path / "board.key")
+    hub = EpochHub(public_raw(key))
+    with serving(hub) as url:
+        config = board(tmp_path, THREE, extra=f'[report]\nurl = "{url}"\nkey = "board.key"\nheartbeat_seconds = 300\n')
+        log = PlayLog()
+        reporter = Reporter(load_config(config), log, lambda: (log.now_playing, True), now=lambda: T0)
+        database = data_dir(config) / "board.db"
+        played = heartbeats(reporter, log, 0, 3)
+        holder = sqlite3.connect(database)
+        holder.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        snapshot = database.read_bytes()
+        played += heartbeats(reporter, log, 3, 4)
+        holder.close()
+        database.write_bytes(snapshot)  # the WAL lost in a power cut: same epoch, seqs 4.. handed out again
+        for side in ("-wal", "-shm"):
+            database.with_name(database.name + side).unlink(missing_ok=True)
+        played += heartbeats(reporter, log, 7, 5)
+        hub.drop_next_answer = True  # the next report is stored, its answer lost: sent again, a true duplicate
+        played += heartbeats(reporter, log, 12, 2)
+        reporter.send()
+    assert "collision" in hub.answers and "duplicate" in hub.answers
+    assert sorted(hub.plays) == sorted((p.bulletin, p.started_at.isoformat()) for p in played)
+    assert len({epoch for epoch, _ in hub.held}) == 2  # the renumbered ones went in a new epoch
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs mounted for the test: the board's data folder goes on it, and the test fills it to the brim."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0755", "tmpfs", str(mountpoint)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """Fill `disk` to the last byte; returns the filler to remove when room should come back."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 16, 1):  # big writes, then the last crumbs
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.mark.parametrize("other_connection", [True, False], ids=["database-held-open", "database-closed"])
+def test_a_full_disk_loses_no_play_logs_one_line_and_tells_the_next_report(
+    tiny_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, other_connection: bool
+) -> None:
+    """Before: each heartbeat on a full disk raised sqlite3.OperationalError: its plays were dropped, a traceback each time.
+
+    With another connection open (the player's other jobs), the database opens and its write fails
+    (SQLITE_FULL); with none, it cannot even make its -shm (an I/O error): both are a full disk.
+    """
+    from tests.reportsink import Sink, serve
+    from tests.test_player import THREE, board
+
+    key = generate_key(tmp_path / "board.key")
+    sink = Sink(public_raw(key))
+    with serve(sink) as url:
+        config = board(tmp_path, THREE, extra=f'[report]\nurl = "{url}"\nkey = "board.key"\nheartbeat_seconds = 300\n')
+        config.write_text(config.read_text().replace('data_dir = "state"', f'data_dir = "{tiny_disk / "state"}"'))
+        log = PlayLog()
+        reporter = Reporter(load_config(config), log, lambda: (log.now_playing, True), now=lambda: T0)
+        played = heartbeats(reporter, log, 0, 2)
+        holder = sqlite3.connect(data_dir(config) / "board.db") if other_connection else None
+        if holder is not None:
+            holder.execute("SELECT count(*) FROM report_queue").fetchone()  # its WAL index mapped, as a job's would be
+        filler = fill(tiny_disk)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            played += heartbeats(reporter, log, 2, 12)  # an hour of a full disk, at 5-minute heartbeats
+            during = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            status = board_status(load_config(config), T0)
+            filler.unlink()
+            if holder is not None:
+                holder.close()
+            caplog.clear()
+            played += heartbeats(reporter, log, 14, 1)  # room again: the next report carries all of it
+            after = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(during) == 1 and "disk is full" in during[0].getMessage(), [r.getMessage() for r in during]
+    assert not any(r.exc_info for r in caplog.records)
+    assert "disk is full" in (status["last_error"] or ""), status["last_error"]
+    assert sorted(map(str, sink.plays())) == sorted(str(p.as_json()) for p in played), "every play arrived, once"
+    told = [incident for report in sink.reports.values() for incident in report.get("incidents", [])]
+    assert [incident["kind"] for incident in told] == ["disk_full"] and "12 heartbeat(s)" in told[0]["detail"]
+    assert any("room again" in line for line in after) and any("written again" in line for line in after), after
+
+
+def test_the_player_on_a_full_disk_plays_on_and_logs_each_condition_once(tiny_disk: Path, district: District, server: FeedServer) -> None:
+    """Before: 43 full tracebacks in 190 s (every heartbeat, poll and tick), and nothing in `status`."""
+    from tests.reportsink import Sink, serve
+
+    key = generate_key(district.root / "board.key")
+    sink = Sink(public_raw(key))
+    with serve(sink) as url:
+        config = board_config(
+            district,
+            server,
+            extra=(
+                f'[display]\nsize = "320x180"\n[report]\nurl = "{url}"\nkey = "board.key"\nheartbeat_seconds = 2\n'
+                f'[inbox]\npath = "{district.root / "inbox"}"\n'
+            ),
+        )
+        config.write_text(config.read_text().replace('data_dir = "state-board.toml"', f'data_dir = "{tiny_disk / "state"}"'))
+        config.write_text(config.read_text().replace("[feed]\n", "[feed]\npoll_seconds = 5\n"))
+        first = run_cli("sync", "--config", config)
+        assert first.returncode == 0, first.stderr
+        filler = fill(tiny_disk)
+        (district.root / "inbox").mkdir(exist_ok=True)
+        (district.root / "inbox" / "thong-bao.txt").write_text("Thông báo\nHọp dân lúc 19 giờ.", encoding="utf-8")
+        shots = district.root / "shots"
+        played = run_cli(
+            "play", "--headless", "--for", "14", "--screenshot-dir", shots, "--screenshot-every", "5", "--config", config, timeout=90
+        )
+        status = json.loads(run_cli("status", "--config", config, "--json").stdout)
+        filler.unlink()
+    assert played.returncode == 0, played.stderr[-3000:]
+    assert "Traceback" not in played.stderr, played.stderr[-3000:]
+    trouble = [line for line in played.stderr.splitlines() if "WARNING" in line or "ERROR" in line]
+    full = [line for line in trouble if "disk is full" in line]
+    assert len(full) == 1 and len(trouble) <= 2, "\n".join(trouble)  # one per condition, not one per heartbeat, poll or tick
+    assert "disk is full" in (status["last_error"] or "") and status["disk_full"]

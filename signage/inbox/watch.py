@@ -79,7 +79,8 @@ class InboxWatch:
             finally:
                 store.close()
         except SignageError as exc:
-            log.error("%s", exc)
+            if not exc.repeat:  # a full disk is told once, by whichever job meets it first
+                log.error("%s", exc)
             return
         if changes:
             self.changed(changes)

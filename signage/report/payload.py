@@ -23,16 +23,27 @@ def report(
     status: dict[str, Any],
     plays: Sequence[dict[str, Any]],
     commands_done: Sequence[dict[str, Any]],
+    *,
+    epoch: str | None = None,
+    incidents: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "board": board,
-        "seq": seq,
-        "sent_at": sent_at.isoformat(),
-        "status": status,
-        "plays": list(plays),
-        "commands_done": list(commands_done),
-    }
+    """A report; `epoch` names the queue its seq counts in (a queue made afresh counts from 1 again, in a new epoch)."""
+    body: dict[str, Any] = {"format": FORMAT, "board": board, "seq": seq}
+    if epoch is not None:
+        body["epoch"] = epoch
+    body |= {"sent_at": sent_at.isoformat(), "status": status, "plays": list(plays), "commands_done": list(commands_done)}
+    if incidents:
+        body["incidents"] = list(incidents)
+    return body
+
+
+def renumbered(payload: dict[str, Any], seq: int, epoch: str) -> dict[str, Any]:
+    """The same report under another (epoch, seq): a merged one's `covers_seq` moves with it."""
+    moved = {**payload, "seq": seq, "epoch": epoch}
+    if "covers_seq" in payload:
+        first, last = payload["covers_seq"]
+        moved["covers_seq"] = [seq, seq + (last - first)]
+    return moved
 
 
 def merge(payloads: Sequence[dict[str, Any]], timezone: ZoneInfo) -> dict[str, Any]:
@@ -76,6 +87,8 @@ def merge(payloads: Sequence[dict[str, Any]], timezone: ZoneInfo) -> dict[str, A
         last["status"],
         [],
         [done for payload in ordered for done in payload.get("commands_done", [])],
+        epoch=first.get("epoch"),  # the first's (epoch, seq) was never delivered: the merged report may take it
+        incidents=[incident for payload in ordered for incident in payload.get("incidents", [])],
     )
     merged["covers_seq"] = list(covers)
     merged["heartbeat_days"] = [{"day": day, "count": count} for day, count in sorted(heartbeats.items())]

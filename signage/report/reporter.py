@@ -24,7 +24,7 @@ from signage.envelope import load_private_key
 from signage.errors import SignageError
 from signage.feed.trust import effective_now, is_stale
 from signage.report.plays import PlayLog
-from signage.report.queue import ReportQueue
+from signage.report.queue import ReportQueue, collided
 from signage.report.screenshot import png_of
 from signage.report.sender import Sender
 from signage.store.db import Store
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 Live = Callable[[], tuple[str | None, bool | None]]  # (now playing, display on), from the player
 CLOSING_TIMEOUT = (2.0, 5.0)
 PENDING_BATCH = 500  # queue entries read at a time while sending  # the last report at stop must not hold up a restart
+MAX_RENUMBERS = 60  # per send: each at least doubles the seq, so a hub's whole earlier numbering is passed long before
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -65,6 +66,8 @@ class Reporter:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
         self.last_error: str | None = None
+        # Heartbeats that could not be written (a full disk): since when, how many, why. Their plays wait in memory.
+        self._unwritten: tuple[datetime, int, str] | None = None
 
     def _open(self) -> tuple[Store, ReportQueue]:
         store = Store(self.config.board.data_dir / "board.db")
@@ -103,28 +106,57 @@ class Reporter:
         }
 
     def heartbeat(self, *, timeout: tuple[float, float] | None = None) -> int | None:
-        """Queue a report with the plays since the last one, then send what waits; its seq, or None."""
+        """Queue a report with the plays since the last one, then send what waits; its seq, or None.
+
+        A report that cannot be written (a full disk, a store that will not open) loses nothing: its
+        plays go back and travel in the next report that is written, with a line saying what happened.
+        """
         with self._lock:
             plays = self.plays.take()
+            now = self.now()
             try:
                 store, queue = self._open()
             except SignageError as exc:
                 self.plays.put_back(plays)
-                log.error("report: %s", exc)
+                self._not_written(exc, now)
                 return None
             try:
-                now = self.now()
-                seq = queue.add_report(self.status(store, now), plays, now)
+                status = self.status(store, now)
+                seq = queue.add_report(status, plays, now, incidents=self._written_again(now, len(plays)))
             except (SignageError, OSError) as exc:
                 self.plays.put_back(plays)
-                log.error("report: cannot queue the report: %s", exc)
+                self._not_written(exc, now)
                 store.close()
                 return None
+            if self._unwritten is not None:
+                since, missed, _ = self._unwritten
+                log.warning("report: written again (seq %d) after %d heartbeat(s) could not be, since %s; no play lost", seq, missed, since)
+                self._unwritten = None
             try:
                 self._send(queue, timeout)
             finally:
                 store.close()
             return seq
+
+    def _not_written(self, exc: BaseException, now: datetime) -> None:
+        """One line when a condition starts (not one per heartbeat); counted until a report is written again."""
+        message = str(exc) if isinstance(exc, SignageError) else f"{self.config.board.data_dir}: {exc}"
+        since, missed, previous = self._unwritten or (now, 0, "")
+        self._unwritten = (since, missed + 1, message)
+        if message != previous and not (isinstance(exc, SignageError) and exc.repeat):  # told once: here or by another job
+            log.error("report: cannot write the report (its plays are kept in memory until it can): %s", message)
+
+    def _written_again(self, now: datetime, plays: int) -> list[tuple[str, str, datetime]]:
+        """The incident to tell in the first report written after some could not be."""
+        if self._unwritten is None:
+            return []
+        since, missed, message = self._unwritten
+        kind = "disk_full" if "disk is full" in message else "report_not_written"
+        detail = (
+            f"{message}: {missed} heartbeat(s) from {since:%Y-%m-%d %H:%M:%S} to {now:%H:%M:%S} could not be written; "
+            f"their plays ({plays} in all) are in this report"
+        )
+        return [(kind, detail, since)]
 
     def screenshot(self, surface: pygame.Surface, command_id: str | None = None) -> Future[int | None]:
         """Queue `surface` (a copy the caller made of the frame) as a screenshot, and send; off the loop."""
@@ -164,35 +196,62 @@ class Reporter:
                 store.close()
 
     def _send(self, queue: ReportQueue, timeout: tuple[float, float] | None) -> int:
-        sent = 0
         previous = self.sender.timeout
         if timeout is not None:
             self.sender.timeout = timeout
         try:
-            while True:
-                batch = queue.pending(PENDING_BATCH)
-                failed = False
-                for entry in batch:
-                    outcome = self.sender.post(entry)
-                    if outcome.delivered:
-                        queue.delivered(entry.seq)
-                        sent += 1
-                        continue
-                    assert outcome.error is not None
-                    failed = True
-                    queue.failed(entry.seq, outcome.error, uncertain=outcome.uncertain)
-                    if self.last_error != outcome.error:
-                        log.warning("report: seq %d not delivered: %s", entry.seq, outcome.error)
-                    self.last_error = outcome.error
-                    if outcome.stop:
-                        return sent
-                if failed:  # a refused entry stays queued for the next heartbeat; the rest went
-                    return sent
-                if len(batch) < PENDING_BATCH:  # all of it delivered
-                    self.last_error = None
-                    return sent
+            return self._send_all(queue)
+        except SignageError as exc:  # the queue itself failed (a full disk will not even take a deletion): next time
+            if self.last_error != str(exc) and not exc.repeat:
+                log.error("report: %s", exc)
+            self.last_error = str(exc)
+            return 0
         finally:
             self.sender.timeout = previous
+
+    def _send_all(self, queue: ReportQueue) -> int:
+        sent = 0
+        renumbered = 0
+        while True:
+            batch = queue.pending(PENDING_BATCH)
+            failed = moved = False
+            for entry in batch:
+                queue.sending(entry)
+                outcome = self.sender.post(entry)
+                if collided(entry, duplicate=outcome.duplicate, same=outcome.same, collision=outcome.collision):
+                    if renumbered >= MAX_RENUMBERS:
+                        return sent  # the hub keeps saying so: try again at the next heartbeat
+                    epoch, first, count = queue.renumber(entry.seq, self.now())
+                    renumbered += 1
+                    (log.warning if renumbered == 1 else log.info)(
+                        "report: the hub holds another report under seq %d (this board's report queue was made afresh): "
+                        "%d report(s) renumbered from %d in epoch %s",
+                        entry.seq,
+                        count,
+                        first,
+                        epoch,
+                    )
+                    moved = True
+                    break  # the queue's seqs moved: read it again
+                if outcome.delivered:
+                    queue.delivered(entry.seq)
+                    sent += 1
+                    continue
+                assert outcome.error is not None
+                failed = True
+                queue.failed(entry.seq, outcome.error, uncertain=entry.uncertain or outcome.uncertain)
+                if self.last_error != outcome.error:
+                    log.warning("report: seq %d not delivered: %s", entry.seq, outcome.error)
+                self.last_error = outcome.error
+                if outcome.stop:
+                    return sent
+            if moved:
+                continue
+            if failed:  # a refused entry stays queued for the next heartbeat; the rest went
+                return sent
+            if len(batch) < PENDING_BATCH:  # all of it delivered
+                self.last_error = None
+                return sent
 
     def close(self) -> None:
         """The last report (the plays up to now), sent if the hub answers quickly; kept in the queue if not."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 import urllib3.exceptions
@@ -20,6 +22,18 @@ class Outcome:
     error: str | None = None
     uncertain: bool = False  # the request went out; the hub may hold it
     stop: bool = False  # no use trying the rest now (hub unreachable, or refusing this board)
+    duplicate: bool = False  # delivered, and the hub says it held that (epoch, seq) already
+    same: bool | None = None  # a hub that compares bytes: the one it holds is (not) this very report
+    collision: bool = False  # the hub holds other bytes under this report's (epoch, seq) and stored nothing
+
+
+def _answer(body: bytes) -> dict[str, Any]:
+    """The hub's small JSON answer; anything else (a proxy's page) is no answer."""
+    try:
+        answer = json.loads(body[:4096])
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
@@ -54,10 +68,14 @@ class Sender:
         except requests.RequestException as exc:
             return Outcome(False, f"{url}: {exc.__class__.__name__}", uncertain=True, stop=True)
         with response:
+            answer = _answer(response.content)
             if 200 <= response.status_code < 300:
-                return Outcome(True)
+                same = answer.get("same")
+                return Outcome(True, duplicate=answer.get("duplicate") is True, same=same if isinstance(same, bool) else None)
             detail = response.text[:200].strip().replace("\n", " ")
             error = f"{url}: HTTP {response.status_code} {detail}".rstrip()
+            if response.status_code == 409 and answer.get("collision") is True:
+                return Outcome(False, error, collision=True)
             if response.status_code >= 500:
                 return Outcome(False, error, uncertain=True, stop=True)
             # 4xx: the hub refused it and stored nothing. 401/403 refuse every report of this board alike.

@@ -111,7 +111,12 @@ def _v7(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE assets SET probed_at = stored_at WHERE seconds IS NOT NULL OR pages IS NOT NULL OR probe_error IS NOT NULL")
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
+def _v8(db: sqlite_utils.Database) -> None:
+    """The report queue's epoch: a random id made with the queue, sent beside each seq (a queue made afresh has a new one)."""
+    db["report_state"].add_column("epoch", str)
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8)
 # What a rebuild carries over from a damaged file, where it can still be read: the rest comes back by itself.
 SALVAGED = ("feed_state", "commands", "report_state", "report_queue")
 
@@ -234,7 +239,7 @@ class Store:
             state = salvaged.get("report_state", [])
             highest = self.db.execute("SELECT max(seq) FROM report_queue").fetchone()[0] or 0
             next_seq = max([highest + 1] + [row.get("next_seq") or 1 for row in state])
-            if state or highest:
+            if state or highest:  # its epoch is not kept: the queue made again is a new one (a new epoch, made at its first seq)
                 self.db.execute("INSERT OR REPLACE INTO report_state (id, next_seq) VALUES (1, ?)", [next_seq])
                 kept.append(f"report numbering from {next_seq}")
             kept.append(f"{queued} queued report(s)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 from datetime import datetime
@@ -34,6 +35,7 @@ TROUBLE_CODES = frozenset(
     }
 )
 DAMAGED_KEPT = 3  # copies set aside for a post-mortem; a failing disk must not fill itself with them
+NEARLY_FULL_BYTES = 1 << 20  # below this, SQLite's I/O errors (no room for a -shm or WAL frame) are a full disk
 SIDE_FILES = ("-wal", "-shm")
 
 
@@ -103,6 +105,13 @@ def suspect(path: Path) -> None:
         _checked.discard(found)  # type: ignore[arg-type]
 
 
+def disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
 def translate(exc: sqlite3.Error, path: Path) -> Exception:
     """The board's error for a sqlite3 one, or `exc` itself when it is a mistake in the SQL."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -110,7 +119,7 @@ def translate(exc: sqlite3.Error, path: Path) -> Exception:
     if primary in DAMAGED_CODES:
         suspect(path)
         return StoreDamaged(f"{path}: damaged ({exc})")
-    if primary == sqlite3.SQLITE_FULL:
+    if primary == sqlite3.SQLITE_FULL or (primary in TROUBLE_CODES and disk_full(path.parent)):
         return DiskFull(f"{path}: cannot write: the disk is full", first=DISK.full())
     if primary in TROUBLE_CODES:
         return StoreError(f"{path}: {exc}")
