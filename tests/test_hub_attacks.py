@@ -6,9 +6,15 @@ PostgreSQL; the pure decisions (ingest, limits) called directly with the clock p
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import io
 import json
+import os
+import socket
 import struct
+import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +31,7 @@ from PIL import Image
 from signage.district.hub import HubConfig, create_app
 from signage.district.hub.app import hash_password
 from signage.district.hub.ingest import PinnedBoards, Refusal, Report, decide_report, decide_screenshot
+from signage.district.hub.server import limits_of, server_settings
 from signage.envelope import PNG_TYPE, REPORT_TYPE, public_raw, sign
 from tests.hubserver import START, envelope_of, minutes, play, report_body, report_envelope, serve, write_hub_config
 
@@ -76,7 +83,7 @@ def running_hub(folder: Path, database: str, boards: tuple[str, ...] = ("tan-qua
     clock = Clock(START + minutes(1))
     app = create_app(config, clock=clock)
     app.state.store.set_user("an", hash_password(PASSWORD), START)
-    with serve(app) as url:
+    with serve(app, **server_settings(limits_of(config))) as url:
         yield Hub(url, keys, clock, app)
 
 
@@ -535,3 +542,251 @@ def test_junk_flood_writes_one_log_line_a_minute_per_address(hub: Hub, caplog: p
     # A board's refusal is never drowned: its own key, its own line.
     hub.post(report_envelope(hub.keys["tan-hung"], "tan-quan", 1))
     assert any("board tan-hung at 127.0.0.1: 403" in record.getMessage() for record in caplog.records)
+
+
+# --- 3: taking the hub down without a key ---------------------------------------------------------
+
+
+def raw_connection(url: str, source: str = "127.0.0.1") -> socket.socket:
+    """A TCP connection to the hub from `source` (any 127.0.0.x: another machine, as far as the hub can tell)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0))
+    return conn
+
+
+def closed_within(conn: socket.socket, seconds: float) -> bytes:
+    """What the hub says before it closes the connection; fails if it stays open longer than `seconds`."""
+    conn.settimeout(seconds)
+    said = b""
+    try:
+        while chunk := conn.recv(65536):
+            said += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"still open after {seconds} s (said {said[:80]!r})")
+    return said
+
+
+def test_client_that_never_finishes_its_headers_is_closed(tmp_path: Path) -> None:
+    with running_hub(tmp_path, "hub.db", header_timeout_seconds=1) as hub:
+        silent = raw_connection(hub.url)
+        half = raw_connection(hub.url)
+        half.sendall(b"POST /report HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n")
+        assert closed_within(half, 5).startswith(b"HTTP/1.1 408")
+        assert closed_within(silent, 5).startswith(b"HTTP/1.1 408")
+        # A kept-alive connection's next request has the same deadline.
+        kept = raw_connection(hub.url)
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n")
+        kept.settimeout(5)
+        assert kept.recv(65536).startswith(b"HTTP/1.1 200")
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: h")
+        assert closed_within(kept, 5).startswith(b"HTTP/1.1 408")
+
+
+def test_headers_that_never_end_are_refused_431_not_buffered(tmp_path: Path) -> None:
+    with running_hub(tmp_path, "hub.db") as hub:
+        flood = raw_connection(hub.url)
+        flood.sendall(b"GET /" + b"a" * 200_000)
+        assert closed_within(flood, 5).startswith(b"HTTP/1.1 431")
+        many = raw_connection(hub.url)
+        with contextlib.suppress(OSError):  # the hub may close while we still send
+            many.sendall(b"GET / HTTP/1.1\r\n" + b"X-Junk: 0123456789abcdef\r\n" * 10_000)
+        assert closed_within(many, 5).startswith(b"HTTP/1.1 431")
+
+
+def test_body_trickled_below_the_minimum_rate_is_closed(tmp_path: Path) -> None:
+    with running_hub(tmp_path, "hub.db", header_timeout_seconds=1) as hub:
+        slow = raw_connection(hub.url)
+        slow.sendall(b"POST /report HTTP/1.1\r\nHost: hub\r\nContent-Length: 100000\r\n\r\n")
+        started = time.monotonic()
+        slow.settimeout(0.5)
+        said = b""
+        while time.monotonic() - started < 8:
+            try:
+                slow.sendall(b"x" * 10)  # 20 bytes a second
+                said += slow.recv(65536)
+                if said:
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        assert time.monotonic() - started < 6
+        assert said == b"" or said.startswith(b"HTTP/1.1 408")
+        assert hub.report("tan-quan", 1).status_code == 200
+
+
+def test_a_thousand_half_sent_requests_do_not_shut_out_a_board(tmp_path: Path) -> None:
+    """1,100 half-sent requests used to take every descriptor (1,024): now the oldest waiting are closed for the new."""
+    with running_hub(tmp_path, "hub.db", max_connections=50, max_connections_per_address=100_000) as hub:
+        before = len(os.listdir("/proc/self/fd"))
+        attackers = []
+        for _ in range(300):
+            conn = raw_connection(hub.url, "127.0.0.2")
+            conn.sendall(b"POST /report HTTP/1.1\r\nHost: hub\r\n")
+            attackers.append(conn)
+        time.sleep(0.5)
+        # The test's own 300 sockets, and at most 50 of the hub's (and a few it is closing).
+        assert len(os.listdir("/proc/self/fd")) - before < 300 + 50 + 20
+        started = time.monotonic()
+        for seq in range(1, 6):
+            assert hub.report("tan-quan", seq).status_code == 200
+        assert time.monotonic() - started < 5
+        for conn in attackers:
+            conn.close()
+
+
+def test_one_address_cannot_hold_more_than_its_share_of_connections(tmp_path: Path) -> None:
+    with running_hub(tmp_path, "hub.db", max_connections_per_address=5) as hub:
+        held = [raw_connection(hub.url, "127.0.0.3") for _ in range(5)]
+        extra = raw_connection(hub.url, "127.0.0.3")
+        assert closed_within(extra, 5).startswith(b"HTTP/1.1 503")
+        assert hub.report("tan-quan", 1).status_code == 200  # a board from another address
+        for conn in held:
+            conn.close()
+
+
+def test_stalled_uploads_cannot_hold_more_than_the_hubs_body_budget(tmp_path: Path) -> None:
+    """100 stalled screenshot uploads held 871 MiB: now what bodies hold in all is capped (503 past it)."""
+    mib = 1024 * 1024
+    with running_hub(tmp_path, "hub.db", max_body_bytes_in_flight=mib, max_connections_per_address=1000) as hub:
+        stalled = []
+        for _ in range(2):
+            conn = raw_connection(hub.url, "127.0.0.4")
+            conn.sendall(b"POST /report/screenshot HTTP/1.1\r\nHost: hub\r\nContent-Length: 4000000\r\n\r\n" + b"A" * 600_000)
+            stalled.append(conn)
+        answers = []
+        for conn in stalled:  # whichever passed the budget second is turned away; the first still waits
+            conn.settimeout(2)
+            try:
+                answers.append(conn.recv(65536))
+            except TimeoutError:
+                answers.append(b"")
+        refused = [said for said in answers if said]
+        assert len(refused) == 1 and refused[0].startswith(b"HTTP/1.1 503") and b"retry-after: 30" in refused[0].lower()
+        assert hub.report("tan-quan", 1).status_code == 200  # a report (a few KiB) never waits on the budget
+        for conn in stalled:
+            conn.close()
+        time.sleep(0.3)
+        again = raw_connection(hub.url, "127.0.0.4")  # the budget is given back when an upload ends
+        again.sendall(b"POST /report/screenshot HTTP/1.1\r\nHost: hub\r\nContent-Length: 600000\r\n\r\n" + b"A" * 600_000)
+        assert closed_within(again, 5).startswith(b"HTTP/1.1 400")
+
+
+def test_megabytes_of_junk_json_do_not_hold_up_the_other_requests(hub: Hub) -> None:
+    """1 MiB of junk JSON used to cost 1.1 s of the event loop: four senders pushed /healthz to 3 s."""
+    from signage.envelope import key_id
+
+    pinned = key_id(public_raw(hub.keys["tan-quan"])).encode()
+    junk = [
+        b'{"a": [' + b"{}," * 300_000 + b"{}]}",  # no known keyid: refused before parsing
+        b'{"signatures": [{"keyid": "%s"}], "a": [' % pinned + b"{}," * 300_000 + b"{}]}",  # a known one: shape
+        b'{"payloadType": "x", "signatures": [{"keyid": "%s", "sig": "AA=="}], "payload": "' % pinned + b"A" * 1_000_000 + b'"}',
+    ]
+    stop = threading.Event()
+
+    def send_junk(body: bytes) -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                session.post(hub.url + "/report", data=body, timeout=30)
+
+    senders = [threading.Thread(target=send_junk, args=(junk[n % 3],)) for n in range(4)]
+    for sender in senders:
+        sender.start()
+    try:
+        worst = 0.0
+        with requests.Session() as session:
+            for _ in range(20):
+                started = time.monotonic()
+                assert session.get(hub.url + "/healthz", timeout=10).status_code == 200
+                worst = max(worst, time.monotonic() - started)
+                time.sleep(0.05)
+        plays = [play("hq-1", START + minutes(n / 60), shown_s=1) for n in range(4900)]  # a real 800 KB report, in a thread
+        assert hub.report("tan-quan", 1, plays=plays).status_code == 200
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert worst < 0.5, worst
+
+
+def test_screenshots_are_decoded_at_most_two_at_a_time(tmp_path: Path) -> None:
+    """Eight 4096x4096 screenshots at once took the hub to 1.27 GB; a board's are at most 1920x1920, two decoded at once."""
+    from signage.district.hub.endpoint import BoardEndpoints, BodyBudget, Endpoint
+
+    running = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def decode(raw: bytes) -> dict[str, Any]:
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        time.sleep(0.2)
+        with lock:
+            running["now"] -= 1
+        return {"ok": True}
+
+    from starlette.applications import Starlette
+
+    app = BoardEndpoints(Starlette(), {"/shot": Endpoint(1024, decode, concurrency=2)}, lambda *a: None, BodyBudget(1024 * 1024))
+    with serve(app) as url, concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: requests.post(url + "/shot", data=b"x", timeout=10).status_code, range(8)))
+    assert answers == [200] * 8 and running["most"] == 2
+    with running_hub(tmp_path, "hub.db") as hub:
+        assert hub.app.app.endpoints["/report/screenshot"].concurrency == 2
+
+
+# --- 10 (the board's half): the error is made clean where it is made ---------------------------------
+
+
+@contextmanager
+def raw_http_server(answer: bytes) -> Iterator[str]:
+    """A server on loopback that answers every connection with `answer`, bytes as given (a misbehaving feed host)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve_forever() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 500 Bad\x00Thing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gz\x1b[2Jip\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 5\x00\r\n\r\n",
+    ],
+)
+def test_feed_server_answering_a_nul_or_escape_cannot_put_it_in_the_boards_last_error(answer: bytes) -> None:
+    from signage.errors import FetchError
+    from signage.feed.http import Fetcher
+
+    with raw_http_server(answer) as url:
+        fetcher = Fetcher(connect_timeout=2, read_timeout=2)
+        try:
+            with pytest.raises(FetchError) as caught:
+                fetcher.get_feed(url + "/feed.json", etag=None, last_modified=None, max_bytes=1024, deadline_s=5)
+        finally:
+            fetcher.close()
+    message = str(caught.value)
+    assert not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in message), message

@@ -23,6 +23,7 @@ import urllib3
 
 from signage import __version__
 from signage.errors import FetchError, MediaError, StoreError
+from signage.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ def _reason(error: BaseException) -> str:
     if any(isinstance(cause, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError) for cause in chain):
         return "timed out"
     first = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
-    return " ".join(first.split()) or type(error).__name__
+    return printable(" ".join(first.split()))[:200] or type(error).__name__
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -368,13 +369,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _status(response: requests.Response) -> str:
-    return f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+    # The reason phrase is the server's: escaped here, where the error is made, so no NUL or escape sequence
+    # reaches the board's last_error, its log, `signage status` or the hub (PostgreSQL refuses a NUL in text).
+    return f"HTTP {response.status_code} {printable(response.reason or '')[:80]}".rstrip()
 
 
 def _refuse_encoding(url: str, response: requests.Response) -> None:
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ("", "identity"):
-        raise FetchError(f"{url}: Content-Encoding {encoding} refused (identity was asked for)")
+        raise FetchError(f"{url}: Content-Encoding {printable(encoding)[:40]} refused (identity was asked for)")
 
 
 def _content_length(response: requests.Response) -> int | None:

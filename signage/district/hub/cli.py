@@ -93,10 +93,17 @@ def _serve(config: HubConfig, host: str, port: int) -> int:
     import uvicorn
 
     from signage.district.hub.app import create_app
+    from signage.district.hub.server import limits_of, raise_fd_limit, server_settings
 
     app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
     log.info("hub for %d boards at http://%s:%d/ (config %s)", len(config.boards), shown, port, config.path)
     # Logging is the CLI's: uvicorn keeps to its own loggers and prints no access lines (33 reports a second).
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False, **proxy_settings(config))
+    # Bounded connections (deadlines for headers and bodies, caps per address and in all), within the descriptors
+    # this process may open: the unit asks for LimitNOFILE=65536, a shell's soft limit is raised towards it.
+    limits = limits_of(config, fd_limit=raise_fd_limit(65536))
+    uvicorn.run(
+        app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+        **proxy_settings(config), **server_settings(limits),
+    )  # fmt: skip
     return 0
