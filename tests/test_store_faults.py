@@ -222,6 +222,7 @@ def test_a_damaged_report_queue_keeps_its_readable_reports_and_numbering(tmp_pat
     queue = ReportQueue(store, key, "tan-quan", HCM)
     for minute in range(60):
         queue.add_report({"padding": "x" * 1500}, [Play("hop-dan", 1, T0 + timedelta(minutes=minute), 20.0, True, None)], T0)
+    opened_epoch = queue.epoch()
     store.close()
     leaves = pages_of(tmp_path / "board.db", "report_queue")
     flip_page(tmp_path / "board.db", leaves[len(leaves) // 2])
@@ -231,10 +232,20 @@ def test_a_damaged_report_queue_keeps_its_readable_reports_and_numbering(tmp_pat
         kept = [entry.seq for entry in queue.pending()]
         assert len(aside_copies(tmp_path)) == 1
         assert 40 <= len(kept) < 60 and kept[0] == 1 and kept[-1] == 60  # only the damaged page's reports are gone
+        before = queue.epoch()
         assert queue.add_report({}, [], T0) == 61  # numbering goes on: nothing is sent twice under one seq
         assert [i["kind"] for i in store.incidents()] == ["database_damaged"]
+        told = json.loads(verify(queue.pending()[-1].envelope, REPORT_TYPE, [public_raw(key)], 1, "t").payload)
+        assert [i["kind"] for i in told["incidents"]] == ["database_damaged"] and "board.damaged-" in told["status"]["last_error"]
+        assert before is None and told["epoch"] and told["epoch"] != opened_epoch  # the queue made again has a new epoch
+        assert "incidents" not in json.loads(verify(_added(queue), REPORT_TYPE, [public_raw(key)], 1, "t").payload)  # told once
     finally:
         store.close()
+
+
+def _added(queue: ReportQueue) -> bytes:
+    seq = queue.add_report({}, [], T0)
+    return next(entry.envelope for entry in queue.pending() if entry.seq == seq)
 
 
 # -- a power cut between storing and probing -------------------------------------------------
