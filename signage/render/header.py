@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pygame
 
@@ -49,13 +49,20 @@ class Header:
         self.clock_rect = pygame.Rect(rect.right - self.pad - right_w, rect.top, right_w, h)
         self.clock_w = clock_w
         self.shown = ""
+        self._minute: tuple[datetime, datetime] | None = None  # the minute whose text is on screen
 
     def draw(self, target: pygame.Surface) -> None:
         target.blit(self.base, self.rect)
         self.shown = ""
+        self._minute = None
 
     def update(self, target: pygame.Surface, now: datetime) -> pygame.Rect | None:
         """Redraw the date and clock if their text changed; the dirty rectangle or None."""
+        minute = self._minute
+        if minute is not None and minute[0] <= now < minute[1]:
+            return None  # every frame asks; the text changes once a minute (a clock stepped back leaves the window)
+        start = now.replace(second=0, microsecond=0)
+        self._minute = (start, start + timedelta(minutes=1))
         clock, date = format_clock(now), format_date(now)
         text = f"{date} {clock}"
         if text == self.shown:

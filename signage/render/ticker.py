@@ -17,16 +17,16 @@ class Ticker:
         self.speed = pixels_per_second if pixels_per_second is not None else rect.height * 2.2
         self.offset = 0.0
         self.items: tuple[str, ...] = ()
-        self.segments: list[pygame.Surface] = []
+        # One opaque tile per item, its text and the dot after it drawn once on the ticker's fill:
+        # a frame then copies pixels (one or two blits), never blends text again.
+        self.tiles: list[pygame.Surface] = []
         self.cycle = 0
-        self.strip = pygame.Surface(rect.size)
-        dot_r = max(2, rect.height // 10)
-        self.separator = pygame.Surface((dot_r * 8, rect.height), pygame.SRCALPHA)
-        pygame.draw.circle(self.separator, theme.TICKER_DOT, (dot_r * 4, rect.height // 2), dot_r)
+        self._dot_radius = max(2, rect.height // 10)
+        self._separator_width = self._dot_radius * 8
 
     @property
     def active(self) -> bool:
-        return bool(self.segments)
+        return bool(self.tiles)
 
     def set_items(self, items: Sequence[str]) -> None:
         """Replace the text; the strip goes on from where it is, no jump back to the start."""
@@ -34,29 +34,41 @@ class Ticker:
         if items == self.items:
             return
         self.items = items
-        self.segments = [self.font.render(item, True, theme.TICKER_TEXT) for item in items]
-        self.cycle = sum(s.get_width() + self.separator.get_width() for s in self.segments)
+        self.tiles = [self._tile(item) for item in items]
+        self.cycle = sum(tile.get_width() for tile in self.tiles)
         if self.cycle:
             self.offset %= self.cycle
+
+    def _tile(self, item: str) -> pygame.Surface:
+        text = self.font.render(item, True, theme.TICKER_TEXT)
+        height, mid = self.rect.height, self.rect.height // 2
+        tile = pygame.Surface((text.get_width() + self._separator_width, height))
+        if pygame.display.get_surface() is not None:
+            tile = tile.convert()  # the frame's own format: a blit is a copy, no conversion per frame
+        tile.fill(theme.TICKER_FILL)
+        tile.blit(text, text.get_rect(midleft=(0, mid)))
+        pygame.draw.circle(tile, theme.TICKER_DOT, (text.get_width() + self._dot_radius * 4, mid), self._dot_radius)
+        return tile
 
     def advance(self, dt: float) -> None:
         if self.cycle:
             self.offset = (self.offset + self.speed * dt) % self.cycle
 
     def draw(self, target: pygame.Surface) -> pygame.Rect:
-        strip = self.strip
-        strip.fill(theme.TICKER_FILL)
-        if self.cycle:
-            x = -round(self.offset)
-            index = 0
-            mid = self.rect.height // 2
-            while x < self.rect.width:
-                segment = self.segments[index % len(self.segments)]
-                if x + segment.get_width() > 0:
-                    strip.blit(segment, segment.get_rect(midleft=(x, mid)))
-                x += segment.get_width()
-                strip.blit(self.separator, (x, 0))
-                x += self.separator.get_width()
-                index += 1
-        target.blit(strip, self.rect)
-        return self.rect
+        rect = self.rect
+        if not self.cycle:
+            target.fill(theme.TICKER_FILL, rect)
+            return rect
+        clip = target.get_clip()
+        target.set_clip(rect.clip(clip))
+        x = rect.left - round(self.offset)
+        tiles = self.tiles
+        index = 0
+        while x < rect.right:
+            tile = tiles[index % len(tiles)]
+            if x + tile.get_width() > rect.left:
+                target.blit(tile, (x, rect.top))
+            x += tile.get_width()
+            index += 1
+        target.set_clip(clip)
+        return rect

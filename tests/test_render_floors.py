@@ -1,0 +1,87 @@
+"""The fast paths that bring the board near its floors (bench/render.py, bench/media.py) draw what the slow ones drew."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pygame
+import pytest
+
+from signage.render import theme
+from signage.render.fonts import FontBook
+from signage.render.ticker import Ticker
+
+TITLES = ["Lịch tiêm chủng mở rộng tháng 12", "Thông báo họp dân ấp 2", "Phòng, chống bão lũ"]
+
+
+def composited_strip(ticker: Ticker, width: int) -> pygame.Surface:
+    """The strip as the ticker drew it before its tiles: fill, then each title and dot blended on, every frame."""
+    height, mid = ticker.rect.height, ticker.rect.height // 2
+    dot_r = max(2, height // 10)
+    separator = pygame.Surface((dot_r * 8, height), pygame.SRCALPHA)
+    pygame.draw.circle(separator, theme.TICKER_DOT, (dot_r * 4, mid), dot_r)
+    segments = [ticker.font.render(item, True, theme.TICKER_TEXT) for item in ticker.items]
+    strip = pygame.Surface((width, height))
+    strip.fill(theme.TICKER_FILL)
+    x, index = -round(ticker.offset), 0
+    while segments and x < width:
+        segment = segments[index % len(segments)]
+        strip.blit(segment, segment.get_rect(midleft=(x, mid)))
+        x += segment.get_width()
+        strip.blit(separator, (x, 0))
+        x += separator.get_width()
+        index += 1
+    return strip
+
+
+def ticker_pixels(ticker: Ticker, frame: pygame.Surface) -> bytes:
+    return pygame.image.tobytes(frame.subsurface(ticker.rect), "RGB")
+
+
+@pytest.mark.parametrize("items", [TITLES, ["Họp dân"], []], ids=["three titles", "one title shorter than the strip", "nothing"])
+def test_the_ticker_drawn_from_tiles_is_the_strip_it_always_drew(display, items: list[str]) -> None:
+    frame = pygame.Surface((1920, 1080)).convert()
+    frame.fill((1, 2, 3))
+    ticker = Ticker(pygame.Rect(0, 1004, 1920, 76), FontBook(), pixels_per_second=167)
+    ticker.set_items(items)
+    offsets = [0.0, 0.4, 0.6, 17.5, 1919.0, 2500.3] + ([ticker.cycle - 3.0, ticker.cycle - 0.4] if ticker.cycle else [])
+    for offset in offsets:
+        ticker.offset = offset
+        assert ticker.draw(frame) == ticker.rect
+        expected = pygame.image.tobytes(composited_strip(ticker, 1920), "RGB")
+        assert ticker_pixels(ticker, frame) == expected, f"offset {offset}"
+    assert frame.get_at((5, 1003)) == (1, 2, 3)  # nothing drawn outside the strip
+    assert frame.get_clip() == frame.get_rect()  # the frame's clip is left as it was
+
+
+def test_a_headless_run_for_measuring_can_save_no_frames(tmp_path: Path) -> None:
+    """Since --headless saves a frame every 5 s by default, bench/render.py's CPU and RSS of the player held PNG encoding."""
+    result = subprocess.run(
+        [sys.executable, "-m", "signage", "play", "--headless", "--for", "1.5", "--no-screenshots"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "screenshots").exists()
+    assert "a frame every" not in result.stderr
+
+
+def test_no_screenshots_and_a_screenshot_dir_contradict(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "signage",
+        "play",
+        "--headless",
+        "--no-screenshots",
+        "--screenshot-dir",
+        "x",
+        "--screenshot-every",
+        "1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "--no-screenshots and --screenshot-dir contradict each other" in result.stderr
