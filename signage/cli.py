@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how often to save a frame (--headless alone: every {HEADLESS_SCREENSHOT_EVERY:g} s into {HEADLESS_SCREENSHOT_DIR}/)",
     )
+    play.add_argument(
+        "--no-screenshots", action="store_true", help="save no frame, not even --headless's default (benchmarks measure the player alone)"
+    )
 
     plan = commands.add_parser("plan", help="what the board will show, computed by the player's own engine")
     plan.add_argument("--config", type=Path, help="the board's TOML config (default: the demo board)")
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # its start and stop lines are noise on a kiosk
     if args.command == "play" and bool(args.screenshot_dir) != bool(args.screenshot_every):
         parser.error("--screenshot-dir and --screenshot-every go together")
+    if args.command == "play" and args.no_screenshots and args.screenshot_dir:
+        parser.error("--no-screenshots and --screenshot-dir contradict each other")
     try:
         if args.command == "play":
             return _play(args)
@@ -216,13 +221,12 @@ def _play(args: argparse.Namespace) -> int:
         # Offscreen, a newcomer sees nothing unless frames are saved: by default half a minute, a frame every 5 s.
         if args.for_seconds is None:
             args.for_seconds = HEADLESS_SECONDS
-        if args.screenshot_dir is None:
+        if args.screenshot_dir is None and not args.no_screenshots:
             args.screenshot_dir, args.screenshot_every = Path(HEADLESS_SCREENSHOT_DIR), HEADLESS_SCREENSHOT_EVERY
         log.info(
-            "playing offscreen %s; a frame every %g s into %s/",
+            "playing offscreen %s; %s",
             f"for {args.for_seconds:g} s" if args.for_seconds else "until stopped",
-            args.screenshot_every,
-            args.screenshot_dir,
+            f"a frame every {args.screenshot_every:g} s into {args.screenshot_dir}/" if args.screenshot_dir else "no frame saved",
         )
     output = HeadlessOutput(config.display) if args.headless else DisplayOutput(config.display, windowed=args.windowed)
     try:

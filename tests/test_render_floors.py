@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pygame
 import pytest
 
 from signage.render import theme
 from signage.render.fonts import FontBook
+from signage.render.header import Header
 from signage.render.ticker import Ticker
 
 TITLES = ["Lịch tiêm chủng mở rộng tháng 12", "Thông báo họp dân ấp 2", "Phòng, chống bão lũ"]
@@ -85,3 +88,16 @@ def test_no_screenshots_and_a_screenshot_dir_contradict(tmp_path: Path) -> None:
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "--no-screenshots and --screenshot-dir contradict each other" in result.stderr
+
+
+def test_the_clock_formatted_once_a_minute_still_follows_a_clock_stepped_back_an_hour(display) -> None:
+    frame = pygame.Surface((1920, 1080))
+    header = Header(pygame.Rect(0, 0, 1920, 108), FontBook(), "UBND xã Tân Quan", None)
+    at = datetime(2026, 11, 23, 7, 5, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert header.update(frame, at) == header.clock_rect
+    assert header.update(frame, at + timedelta(seconds=29)) is None  # the same minute: nothing to draw
+    assert header.update(frame, at + timedelta(seconds=30)) == header.clock_rect  # 07:06
+    assert header.update(frame, at - timedelta(hours=1)) == header.clock_rect  # 06:05: drawn at once
+    assert header.shown.endswith("06:05")
+    header.draw(frame)  # a full redraw puts the text back even within the minute
+    assert header.update(frame, at - timedelta(hours=1)) == header.clock_rect
