@@ -172,7 +172,7 @@ def aside_copies(folder: Path) -> list[Path]:
 # -- a damaged database --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["status", "doctor", "sync"])
+@pytest.mark.parametrize("command", ["status", "doctor", "sync", "plan"])
 def test_a_flipped_page_makes_every_command_say_one_line_and_set_the_database_aside(synced: Path, server: FeedServer, command: str) -> None:
     """Before: `status`, `doctor` and `sync` died with a 17-line sqlite3.DatabaseError traceback."""
     folder = data_dir(synced)
