@@ -140,7 +140,7 @@ def main() -> int:
         log = base / "player.log"
         with log.open("wb") as out:
             player = subprocess.Popen(
-                [signage, "play", "--headless", "--config", str(config), "--for", str(args.settle + window + 30)],
+                [signage, "play", "--headless", "--no-screenshots", "--config", str(config), "--for", str(args.settle + window + 30)],
                 stdout=out, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
             try:

@@ -141,7 +141,10 @@ class HubProcess:
 
 
 def play_boards(configs: list[Path], seconds: float) -> None:
-    players = [subprocess.Popen([*SIGNAGE, "play", "--headless", "--for", str(seconds), "--config", str(c)], env=ENV) for c in configs]
+    players = [
+        subprocess.Popen([*SIGNAGE, "play", "--headless", "--no-screenshots", "--for", str(seconds), "--config", str(c)], env=ENV)
+        for c in configs
+    ]
     for player in players:
         assert player.wait(timeout=seconds + 60) == 0
 
