@@ -12,11 +12,20 @@ The hub runs as `signage hub` in its own process (uvicorn, one worker); the simu
 other processes, so their signing does not count against the hub.
 
 Run: `.venv/bin/python bench/hub.py [--quick] [--backends sqlite,postgresql]`.
+
+`--attack` measures resilience instead (issue 13): real boards report (paced, a new connection each, from
+127.0.0.1) while 200 slow clients (half never finish their headers, half stall a screenshot upload after
+600 KB; from ten other loopback addresses) and 20 junk senders (1 MiB of JSON each, in a loop, three kinds)
+attack for `--attack-seconds`: the boards' latency p99 (goal under 100 ms, no report lost) and the hub's
+peak RSS (goal under 300 MB). All of it on loopback, bounded in count and time.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -25,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -40,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from signage.envelope import REPORT_TYPE, public_key_text, public_raw, sign  # noqa: E402
+from signage.envelope import REPORT_TYPE, key_id, public_key_text, public_raw, sign  # noqa: E402
 from signage.report import payload as payloads  # noqa: E402
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -152,7 +162,7 @@ def prepare(pool: Any, kind: str, keys: list[bytes], first_seq: int, count: int,
 
 
 class Hub:
-    def __init__(self, folder: Path, database: str, keys: list[bytes]) -> None:
+    def __init__(self, folder: Path, database: str, keys: list[bytes], extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         lines = [
@@ -161,6 +171,7 @@ class Hub:
             f'database = "{database}"',
             "heartbeat_seconds = 300",
             "max_report_bytes = 1048576",
+            *extra,
             "",
         ]
         for n, raw in enumerate(keys):
@@ -286,12 +297,268 @@ def run_backend(
     return figures
 
 
+# -- --attack: resilience under slow clients and junk ---------------------------------------------
+
+SLOW_ADDRESSES = [f"127.0.0.{n}" for n in range(2, 12)]  # ten "machines" of slow clients
+JUNK_ADDRESSES = [f"127.0.1.{n}" for n in range(1, 5)]
+
+
+async def _slow_headers(port: int, source: str, stop: float, stats: dict[str, int]) -> None:
+    """Open, send half a request, add a header line every 3 s; when the hub closes it, open again."""
+    while time.monotonic() < stop:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        except OSError:
+            stats["refused"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        stats["slow_opened"] += 1
+        try:
+            writer.write(b"POST /report HTTP/1.1\r\nHost: hub\r\n")
+            while time.monotonic() < stop:
+                try:
+                    said = await asyncio.wait_for(reader.read(65536), 3)
+                except TimeoutError:
+                    writer.write(b"X-Slow: 1\r\n")
+                    continue
+                # An answer (408, 503) or the close: either way the hub is done with this one.
+                stats["slow_closed_by_hub" if not said.startswith(b"HTTP/1.1 503") else "slow_503"] += 1
+                break
+        except OSError:
+            stats["slow_closed_by_hub"] += 1
+        finally:
+            writer.close()
+        await asyncio.sleep(0.2)
+
+
+async def _slow_upload(port: int, source: str, stop: float, stats: dict[str, int]) -> None:
+    """A screenshot upload that sends 600 KB of its 8 MiB and then 100 bytes a second."""
+    head = b"POST /report/screenshot HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 8000000\r\n\r\n"
+    while time.monotonic() < stop:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        except OSError:
+            stats["refused"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        stats["upload_opened"] += 1
+        try:
+            writer.write(head + b"A" * 600_000)
+            while time.monotonic() < stop:
+                try:
+                    said = await asyncio.wait_for(reader.read(65536), 1)
+                except TimeoutError:
+                    writer.write(b"A" * 100)
+                    continue
+                stats["upload_503" if said.startswith(b"HTTP/1.1 503") else "upload_closed_by_hub"] += 1
+                break
+        except OSError:
+            stats["upload_closed_by_hub"] += 1
+        finally:
+            writer.close()
+        await asyncio.sleep(0.2)
+
+
+async def _junk(port: int, source: str, body: bytes, stop: float, stats: dict[str, int]) -> None:
+    """POST the same megabyte of junk again and again on one kept-alive connection (reopened when closed)."""
+    request = b"POST /report HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    while time.monotonic() < stop:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        except OSError:
+            stats["refused"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            while time.monotonic() < stop:
+                writer.write(request + body)
+                await writer.drain()
+                status_line = await asyncio.wait_for(reader.readline(), 30)
+                if not status_line:
+                    break
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                stats[f"junk_{status_line.split()[1].decode()}"] += 1
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            stats["junk_dropped"] += 1
+        finally:
+            writer.close()
+
+
+def _attack(port: int, seconds: float, keyid: str, out: Any) -> None:
+    """The attackers, in a process of their own (one core): 100 + 100 slow clients and 20 junk senders."""
+    import collections
+
+    stats: collections.Counter[str] = collections.Counter()
+    junk_bodies = [
+        b'{"a": [' + b"{}," * 340_000 + b"{}]}",  # names no known key
+        b'{"signatures": [{"keyid": "%s"}], "a": [' % keyid.encode() + b"{}," * 340_000 + b"{}]}",  # a known keyid, not the shape
+        (  # the shape of a signed envelope and a known keyid: base64 decoded, the signature checked, refused
+            b'{"payloadType": "application/vnd.signage.report.v1+json", "payload": "'
+            + base64.b64encode(os.urandom(760_000))
+            + b'", "signatures": [{"keyid": "%s", "sig": "%s"}]}' % (keyid.encode(), base64.b64encode(os.urandom(64)))
+        ),
+    ]
+
+    async def everything() -> None:
+        stop = time.monotonic() + seconds
+        tasks = [_slow_headers(port, SLOW_ADDRESSES[n % 10], stop, stats) for n in range(100)]
+        tasks += [_slow_upload(port, SLOW_ADDRESSES[n % 10], stop, stats) for n in range(100)]
+        tasks += [_junk(port, JUNK_ADDRESSES[n % 4], junk_bodies[n % 3], stop, stats) for n in range(20)]
+        await asyncio.gather(*tasks)
+
+    asyncio.run(everything())
+    out.put(dict(stats))
+
+
+def _boards_report(hub: Hub, envelopes: list[bytes], rate: float) -> tuple[list[float], int, int]:
+    """Each envelope from a board of its own (a new connection each), paced at `rate`; a failure retried as a board
+    would (after a pause): (latencies of first attempts, first attempts that failed, reports lost in the end)."""
+    latencies: list[float] = []
+    failed = lost = 0
+    next_at = time.perf_counter()
+    for envelope in envelopes:
+        next_at += 1 / rate
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+        for attempt in range(4):
+            started = time.perf_counter()
+            try:
+                status = requests.post(f"{hub.url}/report", data=envelope, timeout=30).status_code
+            except requests.RequestException:
+                status = 0
+            if attempt == 0:
+                latencies.append(time.perf_counter() - started)
+            if status == 200:
+                break
+            failed += attempt == 0
+            time.sleep(1.0)
+        else:
+            lost += 1
+    return latencies, failed, lost
+
+
+def run_attack(name: str, keys: list[bytes], seconds: float, rate: float) -> dict[str, float]:
+    folder = Path(tempfile.mkdtemp(prefix=f"signage-bench-attack-{name}-"))
+    admin = None
+    database = str(folder / "hub.db")
+    if name == "postgresql":
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        db_name = f"signage_bench_{uuid.uuid4().hex[:8]}"
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+        database = f"{PG_ADMIN.rsplit('/', 1)[0]}/{db_name}"
+    hub = Hub(folder, database, keys)
+    figures: dict[str, float] = {}
+    try:
+        now = datetime.now(HCM)
+        count = int(seconds * rate * 0.8)
+        envelopes = [live_report(Ed25519PrivateKey.from_private_bytes(keys[n % len(keys)]), board_id(n % len(keys)), 10 + n, now)
+                     for n in range(count)]  # fmt: skip
+        calm = [live_report(Ed25519PrivateKey.from_private_bytes(keys[n % len(keys)]), board_id(n % len(keys)), 100_000 + n, now)
+                for n in range(min(200, count))]  # fmt: skip
+        calm_latencies, _, _ = _boards_report(hub, calm, rate)
+        figures["calm_p99_ms"] = 1000 * percentile(calm_latencies, 0.99)
+        figures["rss_before_mb"] = hub.ps.memory_info().rss / 1e6
+        peak = [figures["rss_before_mb"]]
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.is_set():
+                with contextlib.suppress(psutil.Error):
+                    peak.append(hub.ps.memory_info().rss / 1e6)
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        stats_queue: Any = multiprocessing.get_context("fork").Queue()
+        keyid = key_id(public_raw(Ed25519PrivateKey.from_private_bytes(keys[0])))
+        attacker = multiprocessing.get_context("fork").Process(target=_attack, args=(hub.port, seconds, keyid, stats_queue))
+        cpu0 = hub.cpu()
+        attacker.start()
+        time.sleep(min(5.0, seconds / 6))  # the attack in full swing first
+        latencies, failed, lost = _boards_report(hub, envelopes, rate)
+        stats = stats_queue.get(timeout=seconds + 120)
+        attacker.join(timeout=60)
+        figures["attack_cpu_pct"] = 100 * (hub.cpu() - cpu0) / seconds
+        sampling.set()
+        sampler.join()
+        figures["reports"] = len(envelopes)
+        figures["p50_ms"] = 1000 * statistics.median(latencies)
+        figures["p99_ms"] = 1000 * percentile(latencies, 0.99)
+        figures["max_ms"] = 1000 * max(latencies)
+        figures["first_try_failed"] = failed
+        figures["lost"] = lost
+        figures["peak_rss_mb"] = max(peak)
+        for key in ("slow_opened", "slow_closed_by_hub", "slow_503", "upload_opened", "upload_closed_by_hub", "upload_503", "junk_400",
+                    "junk_401", "junk_429", "junk_dropped", "refused"):  # fmt: skip
+            figures[key] = stats.get(key, 0)
+        healthz = []
+        for _ in range(20):
+            started = time.perf_counter()
+            requests.get(f"{hub.url}/healthz", timeout=10)
+            healthz.append(time.perf_counter() - started)
+        figures["healthz_after_ms"] = 1000 * max(healthz)
+    finally:
+        hub.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        if admin is not None:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database.rsplit("/", 1)[1]}" WITH (FORCE)')
+            admin.close()
+    return figures
+
+
+def attack_main(args: argparse.Namespace) -> None:
+    raw = (serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    keys = [Ed25519PrivateKey.generate().private_bytes(*raw) for _ in range(200)]
+    print(f"hub attack bench: 200 boards at {args.attack_rate:g} reports/s under 200 slow clients and 20 junk senders for "
+          f"{args.attack_seconds:g} s; {os.cpu_count()} CPUs")  # fmt: skip
+    results = {backend: run_attack(backend, keys, args.attack_seconds, args.attack_rate) for backend in args.backends.split(",")}
+    rows = [
+        ("boards' reports, calm: latency p99 (ms)", "calm_p99_ms", "{:.1f}"),
+        ("boards' reports under attack", "reports", "{:.0f}"),
+        ("  latency p50 (ms)", "p50_ms", "{:.1f}"),
+        ("  latency p99 (ms, goal < 100)", "p99_ms", "{:.1f}"),
+        ("  latency worst (ms)", "max_ms", "{:.1f}"),
+        ("  failed at first try", "first_try_failed", "{:.0f}"),
+        ("  lost (goal 0)", "lost", "{:.0f}"),
+        ("hub RSS before (MB)", "rss_before_mb", "{:.0f}"),
+        ("hub RSS peak under attack (MB, goal < 300)", "peak_rss_mb", "{:.0f}"),
+        ("hub CPU under attack (% of one core)", "attack_cpu_pct", "{:.0f}"),
+        ("slow-header connections opened / closed (408) / 503", "slow_opened", "{:.0f}"),
+        ("", "slow_closed_by_hub", "{:.0f}"),
+        ("", "slow_503", "{:.0f}"),
+        ("stalled uploads opened / closed / 503", "upload_opened", "{:.0f}"),
+        ("", "upload_closed_by_hub", "{:.0f}"),
+        ("", "upload_503", "{:.0f}"),
+        ("junk answered 400 / 401 / 429 / dropped", "junk_400", "{:.0f}"),
+        ("", "junk_401", "{:.0f}"),
+        ("", "junk_429", "{:.0f}"),
+        ("", "junk_dropped", "{:.0f}"),
+        ("attackers' connections refused", "refused", "{:.0f}"),
+        ("/healthz worst of 20 after (ms)", "healthz_after_ms", "{:.1f}"),
+    ]
+    backends = list(results)
+    print(f"{'':52}" + "".join(f"{b:>14}" for b in backends))
+    for label, key, fmt in rows:
+        print(f"{label:52}" + "".join(f"{fmt.format(results[b][key]):>14}" for b in backends))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer reports and a week instead of a month")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--boards", type=int, default=1000)
+    parser.add_argument("--attack", action="store_true", help="resilience under slow clients and junk senders instead")
+    parser.add_argument("--attack-seconds", type=float, default=30.0)
+    parser.add_argument("--attack-rate", type=float, default=20.0, help="the real boards' reports a second")
     args = parser.parse_args()
+    if args.attack:
+        attack_main(args)
+        return
     live_rounds, month_days = (2, 7) if args.quick else (6, 30)
     raw = (serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     keys = [Ed25519PrivateKey.generate().private_bytes(*raw) for _ in range(args.boards)]

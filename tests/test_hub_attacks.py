@@ -614,6 +614,12 @@ def test_body_trickled_below_the_minimum_rate_is_closed(tmp_path: Path) -> None:
                 break
         assert time.monotonic() - started < 6
         assert said == b"" or said.startswith(b"HTTP/1.1 408")
+        # Most of the body at once, then a trickle: each window must bring its share, so it is closed as soon.
+        front = raw_connection(hub.url)
+        front.sendall(b"POST /report/screenshot HTTP/1.1\r\nHost: hub\r\nContent-Length: 1000000\r\n\r\n" + b"A" * 500_000)
+        started = time.monotonic()
+        assert closed_within(front, 6).startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < 4
         assert hub.report("tan-quan", 1).status_code == 200
 
 
@@ -687,9 +693,11 @@ def test_megabytes_of_junk_json_do_not_hold_up_the_other_requests(hub: Hub) -> N
     stop = threading.Event()
 
     def send_junk(body: bytes) -> None:
-        with requests.Session() as session:
-            while not stop.is_set():
-                session.post(hub.url + "/report", data=body, timeout=30)
+        """From another machine (127.0.0.5), one request a connection, as fast as the hub answers."""
+        while not stop.is_set():
+            with contextlib.suppress(OSError), raw_connection(hub.url, "127.0.0.5") as conn:
+                conn.sendall(b"POST /report HTTP/1.1\r\nHost: hub\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                conn.recv(65536)
 
     senders = [threading.Thread(target=send_junk, args=(junk[n % 3],)) for n in range(4)]
     for sender in senders:
@@ -790,3 +798,16 @@ def test_feed_server_answering_a_nul_or_escape_cannot_put_it_in_the_boards_last_
             fetcher.close()
     message = str(caught.value)
     assert not any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in message), message
+
+
+def test_address_sending_junk_again_and_again_is_turned_away_before_its_body_is_read(hub: Hub) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    junk = report_envelope(stranger, "tan-quan", 1)
+    statuses = []
+    for _ in range(62):
+        with raw_connection(hub.url, "127.0.0.6") as conn:
+            conn.sendall(b"POST /report HTTP/1.1\r\nHost: hub\r\nContent-Length: %d\r\n\r\n" % len(junk) + junk)
+            statuses.append(conn.recv(65536))
+    assert all(said.startswith(b"HTTP/1.1 401") for said in statuses[:60])
+    assert statuses[-1].startswith(b"HTTP/1.1 429") and b"retry-after: " in statuses[-1].lower()
+    assert hub.report("tan-quan", 1).status_code == 200  # a board from its own address is not held up

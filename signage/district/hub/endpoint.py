@@ -17,6 +17,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
@@ -48,12 +49,20 @@ Handler = Callable[[bytes], dict[str, Any] | Refusal]
 Refused = Callable[[str, str, int, str, str | None], None]
 
 FREE_BODY_BYTES = 64 * 1024  # what any request may hold without asking the budget: a report is a few KiB
-ON_LOOP_BELOW = 64 * 1024  # reports smaller than this are handled on the event loop (~1 ms); larger ones in a thread
+# Measured (bench/hub.py): a heartbeat's report (3 KiB, 15 plays) costs 0.9 ms on the event loop and half as much
+# again through a thread; one of 16 KiB about 2.5 ms. Larger ones go to the thread pool, so no board waits on them.
+ON_LOOP_BELOW = 16 * 1024
 BUSY_RETRY_S = 30
 SCREENSHOT_DECODES = 2  # at most this many screenshots decoded at once (~15 MB each at 1920x1920)
 SCREENSHOT_BURST = 20
 SCREENSHOTS_PER_HOUR = 60
 PRUNE_EVERY_S = 3600.0
+# Anonymous refusals (400, 401, 413: nothing a pinned key signed) an address may cost: 60 at once, then 10 a
+# minute; past them its requests are turned away before their body is read. A board never earns one unless it is
+# misconfigured, once a heartbeat; fifty such boards behind one address would still pass.
+JUNK_BURST = 60
+JUNK_PER_HOUR = 600
+JUNK_ADDRESSES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,7 @@ class BoardEndpoints:
         self.endpoints = dict(endpoints)
         self.refused = refused
         self.budget = budget or BodyBudget(64 * 1024 * 1024)
+        self.junk = Rates(JUNK_BURST, JUNK_PER_HOUR, keys=JUNK_ADDRESSES)  # the event loop's alone
         self._slots: dict[str, asyncio.Semaphore] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,6 +118,11 @@ class BoardEndpoints:
         path = scope["path"]
         client = scope.get("client")
         remote = client[0] if client else "?"
+        wait = self.junk.wait_s(remote, monotonic())
+        if wait:  # this address sent junk again and again: not one more megabyte of it is read
+            refusal = Refusal(429, "too many refused requests from this address; send again later", retry_after_s=math.ceil(wait))
+            await self._refuse(send, remote, path, refusal, close=True)
+            return
         held = [0]  # bytes this request took from the budget
         try:
             raw = await self._read_body(scope, receive, endpoint.limit, held)
@@ -143,6 +158,8 @@ class BoardEndpoints:
 
     async def _refuse(self, send: Send, remote: str, path: str, refusal: Refusal, close: bool = False) -> None:
         self.refused(remote, path, refusal.status, refusal.reason, refusal.board)
+        if refusal.board is None and refusal.status in (400, 401, 413):
+            self.junk.take(remote, monotonic())
         headers = [(b"connection", b"close")] if close else []
         if refusal.retry_after_s is not None:
             headers.append((b"retry-after", str(refusal.retry_after_s).encode()))

@@ -24,27 +24,44 @@ class _Bucket:
 class Rates:
     """Token buckets: up to `burst` at once (a backlog after an outage), then `per_hour` sustained.
 
-    Keyed by what the caller verified (a board and a kind), so the number of buckets is bounded by the pinned
-    boards: nothing an anonymous sender does creates one.
+    Keyed by what the caller verified (a board and a kind), the buckets are bounded by the pinned boards.
+    Keyed by what anyone can choose (an address), `keys` bounds them: the least recently used is forgotten
+    (which only forgives it).
     """
 
-    def __init__(self, burst: int, per_hour: float) -> None:
+    def __init__(self, burst: int, per_hour: float, keys: int | None = None) -> None:
         self.burst = float(burst)
         self.per_second = per_hour / 3600.0
-        self._buckets: dict[Hashable, _Bucket] = {}
+        self.keys = keys
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
 
     def take(self, key: Hashable, now_s: float) -> float:
         """Take one; 0.0 when allowed, else the seconds until one is there (nothing taken)."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(self.burst, now_s)
-        elapsed = max(0.0, now_s - bucket.at)  # a clock set back refills nothing, and takes nothing away
-        bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.per_second)
-        bucket.at = max(bucket.at, now_s)
+        bucket = self._refilled(key, now_s)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / self.per_second
+
+    def wait_s(self, key: Hashable, now_s: float) -> float:
+        """The seconds until `key` has one again (0.0: it has), taking nothing."""
+        if key not in self._buckets:
+            return 0.0
+        bucket = self._refilled(key, now_s)
+        return 0.0 if bucket.tokens >= 1.0 else (1.0 - bucket.tokens) / self.per_second
+
+    def _refilled(self, key: Hashable, now_s: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(self.burst, now_s)
+            while self.keys is not None and len(self._buckets) > self.keys:
+                self._buckets.popitem(last=False)
+        elif self.keys is not None:
+            self._buckets.move_to_end(key)
+        elapsed = max(0.0, now_s - bucket.at)  # a clock set back refills nothing, and takes nothing away
+        bucket.tokens = min(self.burst, bucket.tokens + elapsed * self.per_second)
+        bucket.at = max(bucket.at, now_s)
+        return bucket
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ body one byte at a time, holds its connection, its descriptor and its buffers fo
 many it opens or how long a request's headers may grow. `guarded_protocol` is uvicorn's own protocol with:
 
 - a deadline for a request's headers (from its first byte, or from the connection) and a cap on their size;
-- a deadline for its body, a stall limit and a minimum average rate once past a grace period;
+- a deadline for its body, and a minimum rate measured over each window of a few seconds (so a body that
+  sends most of itself at once and then trickles is closed as soon as one that trickles from the start);
 - a deadline for a response the client does not read;
 - a cap on connections from one address (a trusted proxy excepted), and on all of them: past it, the connection
   waiting longest for its headers (or idle between requests) is closed to make room, else the new one is turned
@@ -42,8 +43,8 @@ class ConnectionLimits:
     header_timeout_s: float = 10.0  # a board's headers arrive in one packet
     max_header_bytes: int = 64 * 1024
     body_timeout_s: float = 60.0  # a report (at most 1 MiB) or a screenshot (~200 KB) at a slow rural uplink
-    body_stall_s: float = 10.0  # no byte of the body for this long
-    body_min_bytes_per_s: float = 1024.0  # on average, once past the grace (the header timeout)
+    body_window_s: float = 10.0  # the body's rate is measured over each such window (a stall is a window without bytes)
+    body_min_bytes_per_s: float = 1024.0  # in every window: a 300 KB screenshot at a 3G uplink's worst is ~10 KB/s
     write_timeout_s: float = 60.0  # a response the client does not read
     exempt: tuple[str, ...] = ()  # trusted proxies (addresses or networks): every board comes through them
     tick_s: float = 1.0
@@ -73,9 +74,9 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
             now = self.loop.time()
             self._phase = _Phase.HEAD
             self._since = now  # when the phase began
-            self._last_byte = now
             self._head_bytes = 0
             self._body_bytes = 0
+            self._mark = (now, 0)  # (when, body bytes then): where the current window began
             self._write_paused_at: float | None = None
             self._address = self.client[0] if self.client else "?"
             per_address[self._address] += 1
@@ -101,7 +102,6 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
 
         def data_received(self, data: bytes) -> None:
             now = self.loop.time()
-            self._last_byte = now
             if self._phase == _Phase.IDLE:  # the next request on a kept-alive connection: its headers' clock starts
                 self._phase, self._since, self._head_bytes = _Phase.HEAD, now, 0
             if self._phase == _Phase.HEAD:
@@ -112,6 +112,7 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
 
         def on_headers_complete(self) -> None:
             self._phase, self._since, self._body_bytes = _Phase.BODY, self.loop.time(), 0
+            self._mark = (self._since, 0)
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
@@ -144,12 +145,16 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
                 return
             if self._phase == _Phase.BODY and not self.flow.read_paused:  # paused: the app is not reading, not the client
                 elapsed = now - self._since
-                grace = limits.header_timeout_s
-                too_slow = elapsed > grace and self._body_bytes < limits.body_min_bytes_per_s * (elapsed - grace)
-                if elapsed > limits.body_timeout_s or now - self._last_byte > limits.body_stall_s or too_slow:
+                window = now - self._mark[0]
+                too_slow = window >= limits.body_window_s and self._body_bytes - self._mark[1] < limits.body_min_bytes_per_s * window
+                if elapsed > limits.body_timeout_s or too_slow:
                     log.info("request body from %s too slow (%d bytes in %.0f s): closed", self._address, self._body_bytes, elapsed)
                     self._refuse(_TIMEOUT)
                     return
+                if window >= limits.body_window_s:
+                    self._mark = (now, self._body_bytes)
+            elif self._phase == _Phase.BODY:  # the app is not reading: not the client's time
+                self._mark = (now, self._body_bytes)
             if self._write_paused_at is not None and now - self._write_paused_at > limits.write_timeout_s:
                 self._refuse(b"")  # the client does not read its answer
                 return
@@ -192,6 +197,7 @@ def limits_of(config: HubConfig, fd_limit: int | None = None) -> ConnectionLimit
         max_connections=most,
         max_per_address=config.max_connections_per_address,
         header_timeout_s=config.header_timeout_seconds,
+        body_window_s=config.header_timeout_seconds,
         body_timeout_s=config.body_timeout_seconds,
         exempt=tuple(config.trusted_proxies),
     )
