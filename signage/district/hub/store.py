@@ -159,6 +159,7 @@ class HubStore:
         self._ingest_lock = threading.Lock()
         self._floors: dict[str, tuple[int, int]] | None = None  # board → (report seq, screenshot seq) pruned
         self._rows_added: dict[tuple[str, str], int] = {}  # (board, hub day) → rows it added: the daily quota
+        self._rows_day = ""  # the latest day counted
         self._limits_lock = threading.Lock()
         self.dialect = engine.dialect.name
         insert = _dialect_insert(engine)
@@ -587,8 +588,9 @@ class HubStore:
         with self.engine.connect() as conn:
             stored = int(conn.execute(query).scalar_one_or_none() or 0)
         with self._limits_lock:
-            if any(other != day for _, other in self._rows_added):  # a new day: yesterday's counts are done with
-                self._rows_added = {k: v for k, v in self._rows_added.items() if k[1] == day}
+            if day > self._rows_day:  # a new day: the counts of the days before are done with
+                self._rows_day = day
+                self._rows_added = {k: v for k, v in self._rows_added.items() if k[1] >= day}
             return self._rows_added.setdefault(key, stored)
 
     def prune(self, now: datetime, keep_days: int, batch: int = 5000, pause_s: float = 0.02) -> dict[str, int]:
