@@ -6,6 +6,7 @@
     ├── FeedRejected             a district feed refused: signature, rollback, expiry, shape
     ├── FetchError               the network: unreachable, timeout, bad HTTP answer
     ├── MediaError               a media file: unsupported, corrupt, over a limit
+    │   └── OverLimit            a notice too long for a board, a package too big, a decode too slow
     ├── StoreError               the local cache and its database
     │   ├── StoreDamaged         the board's database is damaged (moved aside and rebuilt)
     │   └── DiskFull             no room left on the board's disk to write
@@ -41,6 +42,10 @@ class FetchError(SignageError):
 
 class MediaError(SignageError):
     """A media file cannot be shown."""
+
+
+class OverLimit(MediaError):
+    """A file that may be sound but is more than a board takes (signage/limits.py, signage/media/package.py)."""
 
 
 class StoreError(SignageError):

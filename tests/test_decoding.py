@@ -211,8 +211,8 @@ def test_word_size_limits_hold_before_python_docx_opens_the_file(tmp_path: Path,
             chunk = b" " * (1 << 20)
             for _ in range(MAX_DOCUMENT_XML_BYTES // len(chunk) + 1):
                 handle.write(chunk)
-    assert bomb.stat().st_size < 200_000  # kilobytes that inflate to over 50 MB
-    with pytest.raises(MediaError, match=r"bomb\.docx: word/document\.xml unpacks to \d+ bytes, over the 50 MB limit"):
+    assert bomb.stat().st_size < 200_000  # kilobytes that inflate to over the 4 MB cap
+    with pytest.raises(MediaError, match=r"bomb\.docx: word/document\.xml unpacks to \d+ bytes, over the 4 MB limit"):
         read_docx(bomb)
 
     huge = tmp_path / "huge.docx"

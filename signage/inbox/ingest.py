@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from signage.config import BoardConfig, InboxSection
-from signage.errors import BulletinError, MediaError, StoreError
+from signage.errors import BulletinError, MediaError, OverLimit, StoreError
 from signage.inbox.reading import Refused, copy_hashing, open_regular, read_limited, refusal_of
 from signage.inbox.rules import (
     REASON_SUFFIX,
@@ -341,7 +341,7 @@ class Inbox:
                 Kind.VIDEO: "video",
                 Kind.AUDIO: "audio",
             }
-            code = "bomb" if "bomb" in message or "megapixel" in message else codes[kind]
+            code = "too_long" if isinstance(exc, OverLimit) else "bomb" if "bomb" in message or "megapixel" in message else codes[kind]
             raise _NotYet(code, message.split(": ", 1)[-1]) from None
         if media_type is not None:
             sha256 = self._adopt(staged, copied_sha256, size)

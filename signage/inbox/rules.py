@@ -43,6 +43,10 @@ REASONS = {
     "bomb": ("ảnh quá lớn, vượt giới hạn điểm ảnh", "the image is too large (pixel limit)"),
     "text": ("không đọc được nội dung văn bản", "the text cannot be read"),
     "docx": ("tệp Word (.docx) bị hỏng hoặc không có nội dung", "the Word file is damaged or empty"),
+    "too_long": (
+        "văn bản quá dài hoặc tệp quá lớn cho bảng tin (tối đa 20.000 ký tự, 2.000 dòng)",
+        "the notice is too long or the file too large for a board",
+    ),
     "pdf": ("không mở được tệp PDF", "the PDF will not open"),
     "video": ("video không có hình ảnh giải mã được", "the video has no decodable picture"),
     "audio": ("âm thanh không giải mã được", "the audio cannot be decoded"),

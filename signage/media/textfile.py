@@ -1,4 +1,7 @@
-"""Plain-text notices: their encoding told from their bytes; the first non-empty line is the title, the rest the body."""
+"""Plain-text notices: their encoding told from their bytes; the first non-empty line is the title, the rest the body.
+
+A notice is at most 256 KiB of bytes and, once decoded, within the caps of signage/limits.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import os
 import re
 from pathlib import Path
 
-from signage.errors import MediaError
+from signage.errors import MediaError, OverLimit
+from signage.limits import too_long
 from signage.text import clean_text
 
 MAX_TEXT_BYTES = 256 * 1024
@@ -91,7 +95,15 @@ def read_notice(path: Path) -> tuple[str, str]:
     except OSError as exc:
         raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
     if len(raw) > MAX_TEXT_BYTES:
-        raise MediaError(f"{path}: text notice of {size} bytes is over the {MAX_TEXT_BYTES // 1024} KiB limit")
-    lines = decode_text(raw, str(path)).strip().split("\n")
+        raise OverLimit(f"{path}: text notice of {size} bytes is over the {MAX_TEXT_BYTES // 1024} KiB limit")
+    return split_notice(decode_text(raw, str(path)), str(path))
+
+
+def split_notice(text: str, origin: str) -> tuple[str, str]:
+    """(title, body) of a decoded notice: its first line and the rest; refused past the caps of signage/limits.py."""
+    lines = text.strip().split("\n")
     title, body = lines[0].strip(), "\n".join(lines[1:]).strip()
+    problem = too_long(title, body or title)
+    if problem is not None:
+        raise OverLimit(f"{origin}: too long for a notice: {problem}")
     return title, body or title
