@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from signage.envelope import parse_public_key
 from signage.errors import ConfigError
+from signage.limits import parse_problem
 from signage.model import BOARD_ID, parse_clock
 from signage.paths import DEMO_CONFIG
 
@@ -202,8 +203,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or a number of thousands of digits
+        raise ConfigError(f"{path}: not valid TOML: {parse_problem(exc)}") from None
 
 
 def check_sections(raw: Mapping[str, Any], path: Path, sections: set[str]) -> None:

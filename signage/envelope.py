@@ -28,6 +28,10 @@ FEED_TYPE = "application/vnd.signage.feed.v1+json"
 REPORT_TYPE = "application/vnd.signage.report.v1+json"
 PNG_TYPE = "image/png"
 MAX_JSON_DEPTH = 32
+# No field of any of our formats holds more than 2^53-1 (16 digits); 100 digits leaves each field to
+# name itself when it refuses a big number, and keeps Python from converting thousands of digits
+# (its own limit, 4,300, raises a ValueError no caller expects).
+MAX_JSON_INTEGER_DIGITS = 100
 MAX_SIGNATURES = 16
 _B64_STANDARD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _B64_URLSAFE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
@@ -101,12 +105,18 @@ def loads_strict(raw: bytes, origin: str, error: type[SignageError] = FeedReject
     def no_constants(name: str) -> Any:
         raise error(f"{origin}: JSON constant {name} is not allowed")
 
+    def bounded_int(digits: str) -> int:
+        length = len(digits.lstrip("-"))
+        if length > MAX_JSON_INTEGER_DIGITS:
+            raise error(f"{origin}: {_long_number_key(text)}a number of {length} digits (at most {MAX_JSON_INTEGER_DIGITS})")
+        return int(digits)
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise error(f"{origin}: not UTF-8 JSON") from None
     try:
-        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants, parse_int=bounded_int)
     except json.JSONDecodeError as exc:
         raise error(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:  # the C scanner guards its recursion: a hostile nesting ends here, not in a crash
@@ -114,6 +124,12 @@ def loads_strict(raw: bytes, origin: str, error: type[SignageError] = FeedReject
     if _depth(value) > MAX_JSON_DEPTH:
         raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}")
     return value
+
+
+def _long_number_key(text: str) -> str:
+    """`"key: "` of the first over-long number in `text`, for the error line; "" when it is not an object's value."""
+    found = re.search(r'"((?:[^"\\]|\\.){1,64})"\s*:\s*-?\d{' + str(MAX_JSON_INTEGER_DIGITS + 1) + ",}", text)
+    return f"{found[1]}: " if found else ""
 
 
 def _depth(value: Any) -> int:

@@ -38,6 +38,18 @@ MAX_TITLE_CHARS = 500
 DECODE_SECONDS = 5.0
 
 
+def parse_problem(exc: ValueError) -> str:
+    """A parser's ValueError (tomllib, json) as one line for an error message.
+
+    Python refuses to convert an integer of over 4,300 digits with a ValueError whose text is advice
+    for programmers; tomllib lets it through as it is. It becomes plain words here.
+    """
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "a number of more than 4300 digits"
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
 def too_long(title: str, body: str) -> str | None:
     """What makes a notice too long for a board, as one phrase naming the part and the limit; None when it fits."""
     if len(title) > MAX_TITLE_CHARS:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from signage.errors import BulletinError
+from signage.limits import MAX_BODY_CHARS, MAX_BODY_LENGTH, MAX_SAFE_INTEGER, MAX_TITLE_CHARS, too_long
 from signage.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,13 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
+def _number(value: float) -> str:
+    """A number for an error line: a long integer shortened, so the line stays one short line."""
+    if isinstance(value, int) and not -(10**20) < value < 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return str(value)
+
+
 def parse_moment(value: str | datetime | None, fail: Any) -> datetime | None:
     """An ISO 8601 timestamp with an offset (naive times are ambiguous on a board and refused)."""
     if value is None:
@@ -234,8 +242,8 @@ def _parse_media(f: _Fields) -> Media | None:
     if not SHA256_HEX.fullmatch(sha):
         raise m.fail("sha256", "expected 64 lowercase hex digits")
     size = m.get("bytes", int, required=True)
-    if size <= 0:
-        raise m.fail("bytes", f"must be positive, got {size}")
+    if not 0 < size <= MAX_SAFE_INTEGER:
+        raise m.fail("bytes", f"must be within 1..2^53-1, got {_number(size)}")
     media_type = m.get("type", str, required=True)
     if media_type not in MEDIA_TYPES:
         raise m.fail("type", f"unsupported media type {media_type!r} (expected one of {', '.join(MEDIA_TYPES)})")
@@ -290,8 +298,8 @@ def parse_bulletin(data: Mapping[str, Any], spec: BulletinInput) -> Bulletin:
         raise f.fail("id", f"{bulletin_id!r} is not a bulletin id ([a-z0-9][a-z0-9-]{{0,63}})")
     revision = f.get("revision", int, required=spec.source is Source.FEED)
     revision = 1 if revision is None else revision
-    if revision < 0:
-        raise f.fail("revision", f"must not be negative, got {revision}")
+    if not 0 <= revision <= MAX_SAFE_INTEGER:
+        raise f.fail("revision", f"must be within 0..2^53-1, got {_number(revision)}")
 
     kind_raw = f.get("kind", str, required=True)
     try:
@@ -299,10 +307,19 @@ def parse_bulletin(data: Mapping[str, Any], spec: BulletinInput) -> Bulletin:
     except ValueError:
         raise f.fail("kind", f"unknown kind {kind_raw!r} (expected {', '.join(k.value for k in Kind)})") from None
 
+    # A text far past its cap is refused before it is cleaned (a pass over all of it); the caps are checked after.
+    for key, cap, longest in (("title", MAX_TITLE_CHARS, 2 * MAX_TITLE_CHARS), ("body", MAX_BODY_CHARS, 2 * MAX_BODY_LENGTH)):
+        raw = data.get(key)
+        if isinstance(raw, str) and len(raw) > longest:
+            raise f.fail(key, f"{key} of {len(raw)} characters is over {cap} characters")
     title = f.text("title", required=True) or ""
     if not title.strip():
         raise f.fail("title", "empty")
     body = f.text("body") or ""
+    if problem := too_long(title, ""):
+        raise f.fail("title", problem)
+    if problem := too_long("", body):
+        raise f.fail("body", problem)
     media = _parse_media(f)
     if kind is Kind.TEXT:
         if not body.strip():
@@ -315,7 +332,7 @@ def parse_bulletin(data: Mapping[str, Any], spec: BulletinInput) -> Bulletin:
 
     duration = f.get("duration_s", (int, float))
     if duration is not None and not (0 < duration <= MAX_DURATION_S and math.isfinite(duration)):
-        raise f.fail("duration_s", f"must be between 0 and {MAX_DURATION_S} seconds, got {duration}")
+        raise f.fail("duration_s", f"must be between 0 and {MAX_DURATION_S} seconds, got {_number(duration)}")
 
     priority_raw = f.get("priority", str) or "normal"
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from signage.errors import BulletinError, MediaError
+from signage.limits import parse_problem
 from signage.media.sniff import EXTENSION_TYPES, sniff_file
 from signage.model import BulletinInput, Kind, Playable, Source, parse_bulletin
 
@@ -54,8 +55,11 @@ def load_playlist(path: Path) -> Loaded:
     except FileNotFoundError:
         _fail(loaded, f"{path}: playlist not found")
         return loaded
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         _fail(loaded, f"{path}: cannot read playlist: {exc}")
+        return loaded
+    except ValueError as exc:  # TOMLDecodeError, or a number of thousands of digits
+        _fail(loaded, f"{path}: cannot read playlist: {parse_problem(exc)}")
         return loaded
     unknown = sorted(set(data) - {"bulletins"})
     if unknown:

@@ -781,3 +781,60 @@ def test_zip_bomb_and_a_book_dropped_in_the_folder_are_set_aside_with_a_vietname
     reasons = {p.name: p.read_text(encoding="utf-8") for p in config.inbox.quarantine.glob("*.reason.txt")}
     for name in ("bom.docx", "sach.txt"):
         assert reasons[f"{name}.reason.txt"].startswith(f"{name}: văn bản quá dài hoặc tệp quá lớn cho bảng tin"), reasons
+
+
+# --- a 5,000-digit number in every TOML a board or the district reads --------------------------------------
+
+
+def test_sidecar_with_a_5000_digit_number_in_the_drop_folder_sets_its_notice_aside(tmp_path: Path) -> None:
+    from signage.config import load_config
+    from signage.content import load_content
+    from signage.inbox.ingest import Inbox
+    from signage.store.db import Store
+    from signage.store.files import ContentStore
+
+    (tmp_path / "board.toml").write_text(
+        '[board]\nid = "tan-quan"\nname = "UBND xã Tân Quan"\ndata_dir = "state"\n[inbox]\npath = "bangtin"\n', encoding="utf-8"
+    )
+    config = load_config(tmp_path / "board.toml")
+    assert config.inbox is not None
+    config.inbox.path.mkdir(parents=True)
+    config.board.data_dir.mkdir(parents=True)
+    (config.inbox.path / "hop-dan.txt").write_text("Họp dân\nTối nay 19 giờ.", encoding="utf-8")
+    (config.inbox.path / "hop-dan.toml").write_text(f"duration_s = {'9' * 5000}\n", encoding="utf-8")
+    (config.inbox.path / "khac.txt").write_text("Thông báo khác\nNội dung.", encoding="utf-8")
+    store = Store(config.board.data_dir / "board.db")
+    try:
+        Inbox(config, ContentStore(config.board.data_dir / "media"), lambda: datetime.now(HCM)).poll(
+            store, time.monotonic(), settle=0, patience=0
+        )
+    finally:
+        store.close()
+    assert [p.bulletin.title for p in load_content(config)] == ["Thông báo khác"]
+    reason = (config.inbox.quarantine / "hop-dan.txt.reason.txt").read_text(encoding="utf-8")
+    assert reason.count("\n") == 1 and "hop-dan.toml: a number of more than 4300 digits" in reason
+
+
+def test_board_config_with_a_5000_digit_number_is_a_one_line_config_error(tmp_path: Path) -> None:
+    from signage.config import load_config
+    from signage.errors import ConfigError
+
+    path = tmp_path / "board.toml"
+    path.write_text(f'[board]\nid = "tan-quan"\nname = "X"\n[display]\nfps = {"9" * 5000}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"board\.toml: not valid TOML: a number of more than 4300 digits$"):
+        load_config(path)
+
+
+def test_district_bulletin_with_a_5000_digit_number_is_refused_by_publish_in_one_line(tmp_path: Path) -> None:
+    from signage.district.publish import publish
+    from signage.envelope import generate_key
+    from signage.errors import BulletinError
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lon.toml").write_text(f'kind = "text"\ntitle = "Một"\nbody = "Nội dung."\nrevision = {"9" * 5000}\n', encoding="utf-8")
+    generate_key(tmp_path / "district.key")
+    with pytest.raises(BulletinError, match=r"lon\.toml: cannot read bulletin: a number of more than 4300 digits$"):
+        publish(
+            src, tmp_path / "district.key", tmp_path / "site", publisher="hon-quan", expires_in=timedelta(days=7), now=datetime.now(HCM)
+        )

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from signage import envelope
 from signage.errors import BulletinError, FeedRejected, MediaError, SignageError
 from signage.feed.manifest import FORMAT, MAX_SEQUENCE, parse_manifest
+from signage.limits import parse_problem
 from signage.model import Bulletin, BulletinInput, Command, Source, bulletin_json, parse_bulletin, parse_command
 from signage.playlist import describe_media
 
@@ -191,8 +192,10 @@ def _read_sources(src: Path) -> list[_Source]:
 def _read_source(path: Path) -> _Source:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise BulletinError(f"{path}: cannot read bulletin: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or a number of thousands of digits
+        raise BulletinError(f"{path}: cannot read bulletin: {parse_problem(exc)}") from None
     data.setdefault("id", path.stem)
     if data["id"] != path.stem:
         raise BulletinError(f"{path}: id: {data['id']!r} differs from the file name; name the file {data['id']}.toml or drop the id")

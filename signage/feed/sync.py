@@ -126,24 +126,29 @@ def sync(
         except FeedRejected as exc:
             store.failed(str(exc), now())
             return SyncResult("refused", record.state.sequence, errors=[str(exc)])
+        except (ValueError, OverflowError, RecursionError) as exc:
+            return _unforeseen(feed.url, exc, store, now, record.state.sequence)
         result.notes += verdict.notes
         if verdict.unchanged and record.held:  # a rebuilt store holds the trust state only: take the bulletins again
             store.synced(now(), state=verdict.state, etag=response.etag, last_modified=response.last_modified)
         else:
             kept = _for_this_board(config, verdict.manifest.bulletins, result)
             before = {b.id: b.revision for b in store.bulletins()}
-            store.accept(
-                verdict.payload,
-                verdict.state,
-                kept,
-                publisher=verdict.manifest.publisher,
-                generated_at=verdict.manifest.generated_at,
-                expires_at=verdict.manifest.expires_at,
-                now=now(),
-                etag=response.etag,
-                last_modified=response.last_modified,
-                notes=verdict.notes,
-            )
+            try:
+                store.accept(
+                    verdict.payload,
+                    verdict.state,
+                    kept,
+                    publisher=verdict.manifest.publisher,
+                    generated_at=verdict.manifest.generated_at,
+                    expires_at=verdict.manifest.expires_at,
+                    now=now(),
+                    etag=response.etag,
+                    last_modified=response.last_modified,
+                    notes=verdict.notes,
+                )
+            except (ValueError, OverflowError) as exc:  # e.g. SQLite's 64-bit INTEGER; the transaction rolled back
+                return _unforeseen(feed.url, exc, store, now, record.state.sequence)
             store.add_commands([c for c in verdict.manifest.commands if c.targets(config.board.id)], now())
             result.outcome, result.sequence = "accepted", verdict.manifest.sequence
             result.added = [b.id for b in kept if b.id not in before]
@@ -152,6 +157,15 @@ def sync(
             result.errors += list(verdict.manifest.rejected)
     _download(config, feed, store, content, fetcher, now, result, prober)
     return result
+
+
+def _unforeseen(url: str, exc: Exception, store: Store, now: Callable[[], datetime], sequence: int | None) -> SyncResult:
+    """A feed the rules did not foresee is still a refusal recorded as `last_error`, never a crashed sync (the trace goes to the log)."""
+    log.error("%s: feed refused on an unforeseen error", url, exc_info=exc)
+    detail = (str(exc).splitlines() or [""])[0][:200]
+    message = f"{url}: feed refused: cannot be read ({type(exc).__name__}: {detail})"
+    store.failed(message, now())
+    return SyncResult("refused", sequence, errors=[message])
 
 
 def _for_this_board(config: BoardConfig, bulletins: tuple[Bulletin, ...], result: SyncResult) -> list[Bulletin]:

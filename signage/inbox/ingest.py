@@ -37,6 +37,7 @@ from signage.inbox.rules import (
     title_from_name,
     utf8_name,
 )
+from signage.limits import parse_problem
 from signage.media.docxfile import read_docx
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
@@ -389,8 +390,8 @@ class Inbox:
             raise _SetAside("sidecar", f"{sidecar}: over {SIDECAR_MAX_BYTES // 1024} KiB")
         try:
             fields = tomllib.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise _SetAside("sidecar", f"{sidecar}: {exc}") from None
+        except ValueError as exc:  # UnicodeDecodeError, TOMLDecodeError, or a number of thousands of digits
+            raise _SetAside("sidecar", f"{sidecar}: {parse_problem(exc)}") from None
         unknown = sorted(set(fields) - SIDECAR_KEYS)
         if unknown:
             raise _SetAside("sidecar", f"{sidecar}: {unknown[0]}: unknown key (expected {', '.join(sorted(SIDECAR_KEYS))})")

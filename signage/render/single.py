@@ -13,6 +13,7 @@ import pygame
 from signage.config import BoardConfig
 from signage.content import load_content
 from signage.errors import BulletinError, SignageError
+from signage.limits import parse_problem
 from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
 from signage.model import MEDIA_TYPES, BulletinInput, Playable, Source, parse_bulletin
@@ -51,8 +52,10 @@ def _from_toml(path: Path) -> Playable:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SignageError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise BulletinError(f"{path}: cannot read bulletin: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or a number of thousands of digits
+        raise BulletinError(f"{path}: cannot read bulletin: {parse_problem(exc)}") from None
     if "bulletins" in data:  # a playlist: it must hold exactly one
         loaded = load_playlist(path)
         if loaded.errors:

@@ -25,7 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from signage.envelope import loads_strict
-from signage.errors import StoreDamaged, StoreError
+from signage.errors import BulletinError, StoreDamaged, StoreError
 from signage.model import Action, Bulletin, BulletinInput, Command, Priority, Source, bulletin_json, parse_bulletin
 from signage.store import guard
 from signage.store.state import TrustState
@@ -413,9 +413,16 @@ class Store:
     # -- bulletins -----------------------------------------------------------------
 
     def bulletins(self, source: Source = Source.FEED) -> list[Bulletin]:
+        """The held bulletins of a source; one stored before a limit it breaks (a body of millions of characters) is left out."""
         rows = self.db.execute("SELECT data FROM bulletins WHERE source = ? ORDER BY position", [source.value]).fetchall()
         spec = BulletinInput(origin=str(self.path), source=source)
-        return [parse_bulletin(loads_strict(row[0].encode("utf-8"), str(self.path), StoreError), spec) for row in rows]
+        held = []
+        for row in rows:
+            try:
+                held.append(parse_bulletin(loads_strict(row[0].encode("utf-8"), str(self.path), StoreError), spec))
+            except BulletinError as exc:
+                log.warning("%s; left out", exc)
+        return held
 
     def wanted_assets(self) -> dict[str, int]:
         """The media the held bulletins need, SHA-256 → declared bytes, emergencies' first, then in feed order."""
