@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from signage.render.fonts import FontBook, FontFiles
 from signage.render.frame import Frame
 from signage.render.layout import Layout
 from signage.render.output import Output
+from signage.render.slides import idle_slide
 from signage.report.plays import PlayLog
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ def rules_of(config: BoardConfig) -> Rules:
 
 SlideKey = tuple[str, object]  # (bulletin id, revision) or ("", date) for the idle slide
 CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often
+FIRST_SLIDE_SECONDS = 2.0  # how long the first frame waits for the first slide before the idle slide goes up
 
 
 def signed_time(config: BoardConfig) -> datetime | None:
@@ -147,7 +150,7 @@ class Player:
             transition_seconds=config.display.transition_seconds,
             surface=output.frame,
         )
-        self.composer = Composer(self.layout, files, config.board.name, self.logo, volume=config.display.volume)
+        self.composer = Composer(self.layout, files, config.board.name, self.logo, volume=config.display.volume, clock=clock.monotonic)
         self.content = load_content(config)
         self.waiting: frozenset[str] = frozenset()  # held bulletins whose new revision's media is on its way
         self.failed: set[tuple[str, int]] = set()  # bulletins whose media would not compose, by revision
@@ -213,8 +216,8 @@ class Player:
 
     # -- slides, composed ahead --------------------------------------------------
 
-    def _slide_for(self, playable: Playable | None, now: datetime, *, wait: bool = False) -> Slide | None:
-        """The composed slide, or None while it is being composed (or failed: then it is dropped)."""
+    def _slide_for(self, playable: Playable | None, now: datetime, *, wait: float = 0.0) -> Slide | None:
+        """The composed slide, or None while it is being composed (after waiting up to `wait` s) or failed (then dropped)."""
         key = slide_key(playable, now)
         slide = self._ready.get(key)
         if slide is not None:
@@ -224,7 +227,9 @@ class Player:
         if job is None:
             job = self.composer.submit(playable) if playable is not None else self.composer.submit_idle(now)
             self._jobs[key] = job
-        if not (job.done() or wait):
+        if not job.done() and wait > 0:
+            futures_wait([job], timeout=wait)
+        if not job.done():
             return None
         del self._jobs[key]
         try:
@@ -244,7 +249,7 @@ class Player:
             self._ready.popitem(last=False)
         return slide
 
-    def _show(self, decision: Decision, now: datetime, *, wait: bool = False) -> None:
+    def _show(self, decision: Decision, now: datetime, *, wait: float = 0.0) -> None:
         """Put the decided turn on screen if its slide is ready; otherwise keep what is there."""
         mono = self.clock.monotonic()
         if not decision.screen_on:
@@ -366,13 +371,37 @@ class Player:
     # -- the loop ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Show the first turn (composed synchronously: there is nothing to fade from)."""
+        """Show the first turn, waiting up to FIRST_SLIDE_SECONDS for it (there is nothing to fade from).
+
+        Past that the idle slide is drawn here and the turn follows once its slide is ready: the
+        first frame never waits on a slide that is slow or stuck composing.
+        """
         mono = self.clock.monotonic()
         self._last_mono = mono
         self._next_shot = mono
+        deadline = time.monotonic() + FIRST_SLIDE_SECONDS  # real seconds: a wait on the composer's thread
         while self.turn is None:  # a bulletin that fails to compose is dropped; idle is the floor
             now, _ = self.now()
-            self._show(self.schedule.at(now), now, wait=True)
+            self._show(self.schedule.at(now), now, wait=max(0.0, deadline - time.monotonic()))
+            if self.turn is None and self._jobs:
+                self.frame.show(idle_slide(self.config.board.name, now, self.layout, self.fonts, self.logo).convert(), fade=False)
+                return
+
+    def _abandon_overdue(self, now: datetime) -> None:
+        """A slide composing past the composer's budget: its bulletin is skipped until its revision changes,
+        a fresh worker takes the queue, and the screen keeps what it shows meanwhile."""
+        overdue = self.composer.overdue()
+        if overdue is None:
+            return
+        playable, future = overdue
+        name = f"bulletin {playable.bulletin.id}" if playable is not None else "the idle slide"
+        log.error("%s: composing its slide took over %g s; skipped", name, self.composer.budget_seconds)
+        self.composer.abandon()
+        for key in [key for key, job in self._jobs.items() if job is future]:
+            del self._jobs[key]
+        if playable is not None:
+            self.failed.add((playable.bulletin.id, playable.bulletin.revision))
+            self.schedule.replace(self.eligible(), now)
 
     def step(self) -> None:
         """One frame: follow the engine's decision, advance animations by the elapsed time, present."""
@@ -384,6 +413,7 @@ class Player:
                 self.run_commands(event.commands, now)
             elif isinstance(event, SignedTime):
                 self.time.learn(event.generated_at, mono)
+        self._abandon_overdue(now)
         live = self.frame.live
         if live is not None and live.failed:
             self._live_failed(live.failed, now)

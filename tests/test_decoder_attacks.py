@@ -110,10 +110,13 @@ def zip_bomb_docx(path: Path, document_bytes: int) -> Path:
 
 
 def decode_in_a_child(path: Path, timeout_s: float = 30.0) -> tuple[str, float, int]:
-    """read_docx(path) in a fresh process: (what it said, seconds the decode took, peak resident KiB of the process)."""
+    """read_docx(path) in a fresh process: (what it said, seconds the decode took, peak resident KiB of the process).
+
+    The peak is the child's own VmHWM: rusage's maxrss of a child counts the parent it was forked from.
+    """
     script = textwrap.dedent(
         """
-        import sys, time
+        import re, sys, time
         from pathlib import Path
         from signage.errors import MediaError
         from signage.media.docxfile import read_docx
@@ -123,26 +126,21 @@ def decode_in_a_child(path: Path, timeout_s: float = 30.0) -> tuple[str, float, 
             said = f"read: {len(body)} characters"
         except MediaError as exc:
             said = f"refused: {exc}"
-        print(f"{time.monotonic() - started:.3f} {said}")
+        seconds = time.monotonic() - started
+        peak = re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text())[1]
+        print(f"{seconds:.3f} {peak} {said}")
         """
     )
     child = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            child.kill()
-            os.wait4(child.pid, 0)
-            pytest.fail(f"decoding {path.name} ran for over {timeout_s:.0f} s")
-        time.sleep(0.05)
-    assert child.stdout is not None
-    output = child.stdout.read().strip()
-    child.stdout.close()
-    assert os.waitstatus_to_exitcode(status) == 0, output
-    seconds, said = output.split(" ", 1)
-    return said, float(seconds), usage.ru_maxrss
+    try:
+        output, _ = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail(f"decoding {path.name} ran for over {timeout_s:.0f} s")
+    assert child.returncode == 0, output
+    seconds, peak_kib, said = output.strip().split(" ", 2)
+    return said, float(seconds), int(peak_kib)
 
 
 def test_zip_bomb_docx_is_refused_within_a_second_in_bounded_memory(tmp_path: Path) -> None:
@@ -662,8 +660,8 @@ def test_a_slide_whose_file_never_finishes_reading_does_not_stop_the_screen(tmp_
         player.step()
         assert time.monotonic() - started < 4.0 and player.frames == 1
         shown: set[str | None] = set()
-        for _ in range(30 * 25):
-            clock.t += 1 / 30
+        for _ in range(4 * 25):
+            clock.t += 1 / 4
             if player._jobs:
                 wait(list(player._jobs.values()), timeout=0.02)
             player.step()
@@ -679,45 +677,36 @@ def test_a_slide_whose_file_never_finishes_reading_does_not_stop_the_screen(tmp_
         pass
 
 
-# --- `signage render` honours SIGTERM -------------------------------------------------------------------
+# --- `signage render` and `signage play` honour SIGTERM -----------------------------------------------------
+
+
+def wait_until_blocked_opening_a_fifo(child: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """Until the child sits in open() of a FIFO no one will ever write to (Linux names the wait in /proc)."""
+    deadline = time.monotonic() + timeout_s
+    while Path(f"/proc/{child.pid}/wchan").read_text() not in ("wait_for_partner", "fifo_open", "pipe_wait"):
+        assert child.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
 
 
 def test_sigterm_stops_a_render_stuck_on_a_file_that_never_finishes_reading(tmp_path: Path) -> None:
     """SDL turns SIGTERM into a quit event nobody reads during `signage render`: the review's ran on for 13 minutes."""
     logo = tmp_path / "logo.png"
-    os.mkfifo(logo)
+    os.mkfifo(logo)  # opened after the display is up; no writer ever comes
     (tmp_path / "board.toml").write_text(
         f'[board]\nid = "tan-quan"\nname = "UBND xã Tân Quan"\ndata_dir = "state"\n[display]\nlogo = "{logo}"\n', encoding="utf-8"
     )
     (tmp_path / "note.txt").write_text("Thông báo\nNội dung.", encoding="utf-8")
     out = tmp_path / "frame.png"
+    command = [sys.executable, "-m", "signage", "render", str(tmp_path / "note.txt"), "--out", str(out)]
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "signage",
-            "render",
-            str(tmp_path / "note.txt"),
-            "--out",
-            str(out),
-            "--config",
-            str(tmp_path / "board.toml"),
-        ],
+        [*command, "--config", str(tmp_path / "board.toml")],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "SDL_VIDEODRIVER": "dummy"},
     )
-    writer = None
     try:
-        deadline = time.monotonic() + 30
-        while writer is None:  # the render has its display up and is reading the logo once a writer can open the FIFO
-            assert child.poll() is None and time.monotonic() < deadline
-            try:
-                writer = os.open(logo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                time.sleep(0.02)
-        time.sleep(0.2)
+        wait_until_blocked_opening_a_fifo(child)
         child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=3)
@@ -725,27 +714,9 @@ def test_sigterm_stops_a_render_stuck_on_a_file_that_never_finishes_reading(tmp_
             pytest.fail("signage render ignored SIGTERM")
         assert child.returncode != 0 and not out.exists()
     finally:
-        if writer is not None:
-            os.close(writer)
         if child.poll() is None:
             child.kill()
             child.wait()
-        assert child.stderr is not None
-        child.stderr.close()
-
-
-# --- the board's own reports ------------------------------------------------------------------------------
-
-
-def test_a_clock_jump_mid_play_does_not_report_a_play_of_fifty_years() -> None:
-    """A board without a battery clock boots years off and NTP corrects it mid-slide: the play is at most a day."""
-    from signage.report.plays import PlayLog
-
-    plays = PlayLog()
-    bulletin = parse_bulletin_text("a", "Nội dung.")
-    plays.begin(Playable(bulletin), datetime(2026, 11, 23, 9, 0, tzinfo=HCM))
-    play = plays.end(datetime(2076, 11, 23, 9, 0, tzinfo=HCM), "expired")
-    assert play is not None and 0 <= play.shown_s <= 86_400
 
 
 # --- the drop folder: what a clerk reads ------------------------------------------------------------------

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -67,20 +70,41 @@ def _from_toml(path: Path) -> Playable:
     return playable_from_table(path, 0, data)
 
 
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT end the render at once, whatever it is doing (their default action).
+
+    SDL, once its display is up, turns both into a quit event that a one-shot render never reads:
+    the review's `signage render` ran on for 13 minutes after SIGTERM. A Python handler would not
+    do either: raised inside pygame's read of a file, its KeyboardInterrupt becomes a pygame.error
+    that is caught as a bad logo or image. A render has nothing to save on the way out (its PNG is
+    written to a temporary name and renamed), so the default action is the right one.
+    """
+    previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: a handler set outside Python (SDL's, were its hint overridden)
+                signal.signal(sig, handler)
+
+
 def render_frame(config: BoardConfig, source: str, out: Path, *, size: tuple[int, int], at: datetime) -> None:
     playable = resolve_source(config, source)
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # SDL leaves SIGTERM and SIGINT alone: they are ours
     pygame.display.init()
-    try:
-        pygame.display.set_mode((1, 1))
-        layout = Layout.for_size(*size, ticker=config.ticker.enabled)
-        fonts = FontBook(font_files(config))
-        logo = load_logo(config.display.logo or LOGO)
-        frame = Frame(layout, fonts, config.board.name, logo, ticker_speed=config.ticker.pixels_per_second)
-        slide = compose(playable, layout, fonts)
-        frame.show(slide.pages[0], fade=False)
-        frame.set_ticker(ticker_items(config, [playable]))
-        frame.update(at, 0.0)
-        save_png(frame.surface, out)
-    finally:
-        pygame.display.quit()
+    with _stopped_by_signals():
+        try:
+            pygame.display.set_mode((1, 1))
+            layout = Layout.for_size(*size, ticker=config.ticker.enabled)
+            fonts = FontBook(font_files(config))
+            logo = load_logo(config.display.logo or LOGO)
+            frame = Frame(layout, fonts, config.board.name, logo, ticker_speed=config.ticker.pixels_per_second)
+            slide = compose(playable, layout, fonts)
+            frame.show(slide.pages[0], fade=False)
+            frame.set_ticker(ticker_items(config, [playable]))
+            frame.update(at, 0.0)
+            save_png(frame.surface, out)
+        finally:
+            pygame.display.quit()

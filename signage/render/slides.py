@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pygame
 
+from signage.limits import Budget
 from signage.media.images import Picture, decode_image
 from signage.model import Bulletin, Priority
 from signage.render import theme
@@ -43,8 +44,8 @@ def _badge(fonts: FontBook, label: str, size: int, colours: theme.SlideColours) 
     return badge
 
 
-def text_pages(bulletin: Bulletin, layout: Layout, fonts: FontBook) -> list[tuple[pygame.Surface, str]]:
-    """A text bulletin as one slide per page, each with the text it shows (for its reading time)."""
+def text_pages(bulletin: Bulletin, layout: Layout, fonts: FontBook, *, budget: Budget | None = None) -> list[tuple[pygame.Surface, str]]:
+    """A text bulletin as one slide per page (at most MAX_TEXT_PAGES), each with the text it shows (for its reading time)."""
     colours = theme.slide_colours(bulletin.priority)
     area = layout.slide.size
     pad = layout.padding
@@ -55,7 +56,17 @@ def text_pages(bulletin: Bulletin, layout: Layout, fonts: FontBook) -> list[tupl
         badge_h = badge.get_height() + pad // 2
     box_w = area[0] - 2 * pad
     box_h = area[1] - 2 * pad - badge_h
-    pages = set_text(fonts, bulletin.title, bulletin.body, box_w, box_h, layout.min_body_px, layout.max_body_px)
+    pages = set_text(
+        fonts,
+        bulletin.title,
+        bulletin.body,
+        box_w,
+        box_h,
+        layout.min_body_px,
+        layout.max_body_px,
+        budget=budget,
+        origin=f"bulletin {bulletin.id}",
+    )
     background = gradient(area, colours.top, colours.bottom)
     return [
         (_draw_page(background, page, badge, pad, badge_h, fonts, colours, box_w), " ".join(page.title.lines + page.body.lines))
