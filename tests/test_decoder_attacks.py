@@ -619,6 +619,34 @@ def test_typesetting_past_its_budget_is_abandoned(fonts: FontBook) -> None:
         set_text(fonts, "Thông báo", "Nội dung. " * 2000, 600, 200, 10, 30, budget=Budget(5.0, clock=lambda: float(next(ticks))))
 
 
+def test_image_whose_caption_is_a_notice_at_the_caps_composes_in_well_under_a_second(fonts: FontBook, tmp_path: Path) -> None:
+    """A caption shows two lines; the rest was measured word by word, each time the whole rest: 5 s at 1080p."""
+    from signage.model import BulletinInput, Source, parse_bulletin
+    from signage.playlist import describe_media
+    from signage.render.composer import compose
+    from signage.render.layout import Layout
+
+    picture = tmp_path / "anh.png"
+    Image.new("RGB", (64, 48), (10, 120, 60)).save(picture)
+    caption = ("Kính mời bà con thôn Đông đến nhà văn hóa lúc 19 giờ. " * 400)[:MAX_BODY_CHARS]
+    data = {"id": "anh", "kind": "image", "title": "Ảnh", "body": caption, "media": describe_media(picture)}
+    bulletin = parse_bulletin(data, BulletinInput("list.toml", Source.PLAYLIST))
+    started = time.monotonic()
+    compose(Playable(bulletin, picture), Layout.for_size(1920, 1080), fonts)
+    assert time.monotonic() - started < 0.5
+
+
+def test_ellipsizing_a_word_of_20000_characters_is_quick(fonts: FontBook) -> None:
+    """The cut was made one character at a time, each time measuring the whole rest: 20 s."""
+    from signage.render.typeset import ellipsize
+
+    font = fonts.get(30)
+    started = time.monotonic()
+    cut = ellipsize("x" * MAX_BODY_CHARS, font, 500)
+    assert time.monotonic() - started < 0.1
+    assert cut.endswith("…") and font.size(cut)[0] <= 500 < font.size(cut[:-1] + "x…")[0]
+
+
 # --- the player: a slide that never composes does not stop the screen ----------------------------------------
 
 

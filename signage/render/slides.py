@@ -149,7 +149,7 @@ def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.S
     font = fonts.get(size)
     pad = max(2, layout.padding // 3)
     room = width - 2 * layout.padding
-    lines = wrap(" ".join(text.split()), font, room)
+    lines = wrap(" ".join(text.split()), font, room, max_lines=2)  # two lines show: the rest is never set
     if len(lines) > 2:
         lines = [lines[0], ellipsize(" ".join(lines[1:]), font, room)]
     line_h = font.get_linesize()

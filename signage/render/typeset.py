@@ -8,7 +8,7 @@ and a time budget is watched while lines are made.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pygame
@@ -112,18 +112,30 @@ def _break_word(word: str, font: pygame.font.Font, width: int, most: int | None 
 
 
 def ellipsize(text: str, font: pygame.font.Font, width: int) -> str:
-    """`text` cut with an ellipsis so it fits `width`."""
+    """`text` cut with an ellipsis so it fits `width`: the most whole words that fit, else the most characters.
+
+    Found by halving (a dozen measurements for a notice), not by dropping a word or a character at a
+    time, each time measuring the whole rest: that took 20 s for a word of 20,000 characters.
+    """
     if font.size(text)[0] <= width:
         return text
     words = text.split()
-    while words and font.size(" ".join(words) + "…")[0] > width:
-        words.pop()
-    if words:
-        return " ".join(words) + "…"
-    cut = text
-    while cut and font.size(cut + "…")[0] > width:
-        cut = cut[:-1]
-    return cut + "…"
+    kept = _most_that_fit(len(words), lambda n: font.size(" ".join(words[:n]) + "…")[0] <= width)
+    if kept:
+        return " ".join(words[:kept]) + "…"
+    return text[: _most_that_fit(len(text), lambda n: font.size(text[:n] + "…")[0] <= width)] + "…"
+
+
+def _most_that_fit(most: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in 0..most with fits(n), for a `fits` that holds up to some n and not past it (0 fits)."""
+    low, high = 0, most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 @dataclass(frozen=True, slots=True)
