@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import docx
+import pygame
 import pytest
 from PIL import Image
 
@@ -645,6 +646,21 @@ def test_ellipsizing_a_word_of_20000_characters_is_quick(fonts: FontBook) -> Non
     cut = ellipsize("x" * MAX_BODY_CHARS, font, 500)
     assert time.monotonic() - started < 0.1
     assert cut.endswith("…") and font.size(cut)[0] <= 500 < font.size(cut[:-1] + "x…")[0]
+
+
+def test_ticker_of_a_feed_of_a_hundred_long_titles_is_set_in_a_blink(display: None) -> None:
+    """The ticker drew a tile for every title in the main thread: 3.6 MB and milliseconds each, unbounded in number."""
+    from signage.render.fonts import FontBook
+    from signage.render.ticker import Ticker
+
+    ticker = Ticker(pygame.Rect(0, 1004, 1920, 76), FontBook())
+    titles = [f"Thông báo số {n}: " + "về việc tổ chức tiêm chủng mở rộng cho trẻ em " * 10 for n in range(100)]
+    started = time.monotonic()
+    ticker.set_items(titles)
+    assert time.monotonic() - started < 0.3
+    assert len(ticker.tiles) <= 30
+    assert sum(tile.get_width() * tile.get_height() for tile in ticker.tiles) * 4 < 64 * 1024 * 1024
+    assert ticker.items[0].startswith("Thông báo số 0: ") and ticker.items[0].endswith("…")
 
 
 # --- the player: a slide that never composes does not stop the screen ----------------------------------------

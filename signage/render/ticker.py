@@ -9,6 +9,22 @@ import pygame
 from signage.render import theme
 from signage.render.fonts import FontBook
 
+# The strip scrolls about 170 px a second at 1080p: 30 titles of up to 160 characters are ten minutes
+# and more of scrolling, longer than anyone watches. Each title is a tile drawn in the main thread,
+# about 1 MB at 1080p at that length, so a feed of thousands of bulletins with 500-character titles
+# (3.6 MB each) must not become thousands of tiles: the first 30 (emergencies come first) are shown.
+MAX_TICKER_ITEMS = 30
+MAX_TICKER_CHARS = 160
+
+
+def shortened(item: str) -> str:
+    """A title cut to MAX_TICKER_CHARS at a word, with an ellipsis."""
+    if len(item) <= MAX_TICKER_CHARS:
+        return item
+    cut = item[: MAX_TICKER_CHARS - 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return head.rstrip(" ,;:.-") + "…"
+
 
 class Ticker:
     def __init__(self, rect: pygame.Rect, fonts: FontBook, pixels_per_second: float | None = None) -> None:
@@ -30,7 +46,7 @@ class Ticker:
 
     def set_items(self, items: Sequence[str]) -> None:
         """Replace the text; the strip goes on from where it is, no jump back to the start."""
-        items = tuple(" ".join(item.split()) for item in items if item.strip())
+        items = tuple(shortened(" ".join(item.split())) for item in items if item.strip())[:MAX_TICKER_ITEMS]
         if items == self.items:
             return
         self.items = items
