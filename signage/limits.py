@@ -53,7 +53,7 @@ def parse_problem(exc: ValueError) -> str:
 def too_long(title: str, body: str) -> str | None:
     """What makes a notice too long for a board, as one phrase naming the part and the limit; None when it fits."""
     if len(title) > MAX_TITLE_CHARS:
-        return f"title of {len(title)} characters is over {MAX_TITLE_CHARS}"
+        return f"title of {len(title)} characters is over {MAX_TITLE_CHARS} characters"
     characters = text_chars(body)
     if characters > MAX_BODY_CHARS:
         return f"body of {characters} characters is over {MAX_BODY_CHARS} characters"
