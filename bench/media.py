@@ -13,7 +13,11 @@ What it measures:
 2. the native peer: `ffmpeg -benchmark -threads 0 -i CLIP -f null -` (Debian's ffmpeg) decoding the same clip, fps from
    its frame count and `rtime`, CPU per frame from `utime` + `stime`; and PyAV decode alone (demux + decode as fast
    as it goes, thread_type AUTO, nothing converted or shown), fps and CPU per frame; CPU per frame is the steadier
-   figure when other processes share the 2 cores (their CPU is shown too).
+   figure when other processes share the 2 cores (their CPU is shown too). Then the player's own decode path beside its
+   floor, in turn, 3 rounds (--rounds): `VideoClip` + `next_frame` into a lent ring until the clip ends (decode, scale
+   into the slide area, BGRA, copy: what the decoder thread does), and ffmpeg making the same frames (`-vf scale=W:H:
+   flags=bilinear,format=yuv420p,scale,format=bgra -f null`: the same two passes, size and filter); the ratio of CPU a
+   frame, each round's own, then the median (time a frame beside it).
 3. time to the first frame of a video slide (1080p clip): `VideoClip(path, slide size)` (open + first frame decoded and
    scaled) + `video_page` + `convert()`, then `frame.play` and `frame.update` until the playback's first draw returned
    its rectangle; median of 10 in one process (the first, cold, shown apart). Each run then plays on for 0.5 s in real
@@ -28,7 +32,8 @@ What it measures:
    (and between), threads and open files.
 
 Goals: 1080p30 plays in real time with no late frame using at most 60 % of one core; 2160p30 H.264 shown at 1080p
-drops under 1 % of its frames as late; PyAV decodes within 10 % of ffmpeg's throughput; a video slide's first frame
+drops under 1 % of its frames as late; PyAV decodes within 10 % of ffmpeg's throughput; the player's decode path
+within 1.10x the CPU a frame of ffmpeg making the same frames; a video slide's first frame
 is on screen < 300 ms after the clip is opened; a PDF page renders in < 100 ms; 200 video slides grow RSS by no more
 than 10 % over what it was after 10.
 
@@ -39,7 +44,7 @@ blotches, cycling grain and a moving disc, so the encoder has real motion to cod
 worker process. It prints figures next to the goals; it asserts nothing and passes or fails nothing. A run with the
 clips cached takes about 4 minutes on 2 cores.
 
-    .venv/bin/python bench/media.py [--quick]
+    .venv/bin/python bench/media.py [--quick] [--phases play,decode,first,pdf,slides] [--rounds N]
 """
 
 from __future__ import annotations
@@ -107,6 +112,9 @@ FFMPEG_FRAMES = re.compile(r"frame=\s*(\d+)")
 GOAL_CPU_1080 = 60.0  # % of one core
 GOAL_LATE_2160 = 1.0  # % of frames
 GOAL_DECODE_GAP = 10.0  # % below ffmpeg's fps
+GOAL_PATH_RATIO = 1.10  # the player's decode path / ffmpeg making the same frames, CPU a frame
+PATH_ROUNDS = 3  # the decode path and its ffmpeg floor, in turn
+PHASES = ("play", "decode", "first", "pdf", "slides")
 GOAL_FIRST_MS = 300.0
 GOAL_PDF_MS = 100.0
 GOAL_RSS_GROWTH = 10.0  # %
@@ -408,6 +416,25 @@ def worker_decode(clip_path: str) -> dict[str, Any]:
     }
 
 
+def worker_decode_path(clip_path: str) -> dict[str, Any]:
+    """The player's decode path alone, as fast as it goes: `VideoClip` (open + first frame) and then `next_frame`
+    into a lent ring of buffers, as the decoder thread does (decode, scale into the slide area, BGRA, copy)."""
+    sys.path.insert(0, str(ROOT))
+    from signage.media.video import RINGS, VideoClip
+    from signage.render.layout import Layout
+
+    box = Layout.for_size(*FRAME_SIZE).slide.size
+    cpu0, busy0, t0 = own_cpu(), machine_busy(), time.perf_counter()
+    clip = VideoClip(Path(clip_path), box)
+    ring = RINGS.lend(clip.size[0] * clip.size[1] * 4)
+    frames = 1
+    while clip.next_frame(ring[frames % len(ring)]) is not None:
+        frames += 1
+    elapsed, cpu, busy = time.perf_counter() - t0, own_cpu() - cpu0, machine_busy() - busy0
+    clip.close()
+    return {"frames": frames, "seconds": elapsed, "cpu": cpu, "others": max(0.0, busy - cpu) / elapsed * 100, "size": list(clip.size)}
+
+
 def worker_first(clip_path: str, runs: int) -> dict[str, Any]:
     """From VideoClip(...) to the playback's first draw on the frame, `runs` times in one process."""
     output, layout, frame = _headless()
@@ -517,8 +544,11 @@ def worker_slides(clip_path: str, count: int) -> dict[str, Any]:
 # -- measurements (in the parent) ------------------------------------------------------
 
 
-def ffmpeg_decode(ffmpeg: str, clip: Path) -> dict[str, float]:
-    command = [ffmpeg, "-hide_banner", "-nostdin", "-benchmark", "-threads", "0", "-i", str(clip), "-f", "null", "-"]
+def ffmpeg_decode(ffmpeg: str, clip: Path, size: tuple[int, int] | None = None) -> dict[str, float]:
+    """ffmpeg decoding `clip` to nothing; with `size`, into the frames the player shows: scaled to `size` in YUV
+    (bilinear) and then turned into BGRA, the two passes of `signage.media.video.VideoClip.next_frame`."""
+    scale = ["-vf", f"scale={size[0]}:{size[1]}:flags=bilinear,format=yuv420p,scale=flags=bilinear,format=bgra"] if size else []
+    command = [ffmpeg, "-hide_banner", "-nostdin", "-benchmark", "-threads", "0", "-i", str(clip), *scale, "-f", "null", "-"]
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _children.append(proc)
     busy0 = machine_busy()
@@ -589,8 +619,11 @@ def attempt(cells: dict[str, str], keys: Sequence[str], action: Callable[[], Non
 
 
 @contextlib.contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Tell stderr how long each phase took (the tables come at the end)."""
+def phase(name: str, active: bool = True) -> Iterator[None]:
+    """Tell stderr how long each phase took (the tables come at the end); an inactive one says nothing."""
+    if not active:
+        yield
+        return
     t0 = time.perf_counter()
     print(f"  {name} ...", end="", file=sys.stderr, flush=True)
     try:
@@ -638,6 +671,43 @@ def decode_cells(cells: dict[str, str], ffmpeg: str | None, clip: Path) -> None:
     cells["_libavcodec"] = pyav["libavcodec"]
 
 
+def path_cells(cells: dict[str, str], ffmpeg: str | None, clip: Path, rounds: int) -> None:
+    """The player's decode path and ffmpeg making the same frames, taken in turn; each round's ratio, then the median."""
+    if ffmpeg is None:
+        raise BenchError("ffmpeg not found (Debian package ffmpeg)")
+    paths: list[dict[str, Any]] = []
+    natives: list[dict[str, float]] = []
+    for round_number in range(rounds):
+        # The first round runs the path first: it tells ffmpeg the size the frames are scaled to.
+        for kind in ("path", "ffmpeg") if round_number % 2 == 0 else ("ffmpeg", "path"):
+            if kind == "path":
+                paths.append(run_worker("path", {"clip": str(clip)}, timeout=600))
+            else:
+                size = paths[0]["size"]
+                natives.append(ffmpeg_decode(ffmpeg, clip, (size[0], size[1])))
+    if any(p["frames"] != n["frames"] for p, n in zip(paths, natives, strict=True)):
+        cells["path_ratio_note"] = f", {paths[0]['frames']} frames vs ffmpeg's {natives[0]['frames']}"
+    time_ratios = [(p["seconds"] / p["frames"]) / (n["seconds"] / n["frames"]) for p, n in zip(paths, natives, strict=True)]
+    cpu_ratios = [(p["cpu"] / p["frames"]) / (n["cpu"] / n["frames"]) for p, n in zip(paths, natives, strict=True)]
+
+    def rate(results: Sequence[dict[str, Any]]) -> str:
+        fps = statistics.median(r["frames"] / r["seconds"] for r in results)
+        cpu = statistics.median(r["cpu"] / r["frames"] * 1000 for r in results)
+        others = statistics.median(r["others"] for r in results)
+        return f"{fps:.0f} fps ({cpu:.1f} ms CPU a frame; others {others:.0f} %)"
+
+    width, height = paths[0]["size"]
+    cells["path"] = rate(paths) + f" → {width}x{height} BGRA"
+    cells["path_floor"] = rate(natives)
+    time_ratio, cpu_ratio = statistics.median(time_ratios), statistics.median(cpu_ratios)
+    # CPU a frame decides: on 2 shared cores the wall time of two multi-threaded decoders is the scheduler's to give.
+    cells["path_ratio"] = (
+        f"{cpu_ratio:.2f}x CPU a frame" + verdict(cpu_ratio <= GOAL_PATH_RATIO) + f" ({len(cpu_ratios)} rounds "
+        f"{min(cpu_ratios):.2f}–{max(cpu_ratios):.2f}x), {time_ratio:.2f}x time a frame ({min(time_ratios):.2f}–{max(time_ratios):.2f}x)"
+        + cells.pop("path_ratio_note", "")
+    )
+
+
 def bench(args: argparse.Namespace) -> None:
     began = time.perf_counter()
     seconds = QUICK_SECONDS if args.quick else CLIP_SECONDS
@@ -668,23 +738,25 @@ def bench(args: argparse.Namespace) -> None:
             rate = path.stat().st_size * 8 / length / 1e6
             clip_notes.append(f"{path.name}: {rate:.1f} Mb/s{' (made now)' if fresh else ' (cached)'}")
     columns: list[dict[str, str]] = [{} for _ in CLIPS]
-    for spec, cells in zip(CLIPS, columns, strict=True):
+    for spec, cells in zip(CLIPS, columns, strict=True) if "play" in args.phases else ():
         path = clip_paths.get(f"{spec.label}/{seconds:g}")
         if path is None:
             cells["shown"] = "no clip"
             continue
         with phase(f"{spec.label} real time, {seconds:g} s"):
             attempt(cells, ["shown", "late", "cpu"], lambda c=cells, p=path, first=spec is CLIPS[0]: play_cells(c, first, p, seconds))
-    for spec, cells in zip(CLIPS, columns, strict=True):
+    for spec, cells in zip(CLIPS, columns, strict=True) if "decode" in args.phases else ():
         path = clip_paths.get(f"{spec.label}/{seconds:g}")
         if path is None:
             continue
         with phase(f"{spec.label} decode, ffmpeg and PyAV"):
             attempt(cells, ["ffmpeg", "pyav", "ratio"], lambda c=cells, p=path: decode_cells(c, ffmpeg, p))
+        with phase(f"{spec.label} the player's decode path and its ffmpeg floor, {args.rounds} rounds"):
+            attempt(cells, ["path", "path_floor", "path_ratio"], lambda c=cells, p=path: path_cells(c, ffmpeg, p, args.rounds))
 
     single: dict[str, str] = {}
     clip_1080 = clip_paths.get(f"{CLIPS[0].label}/{seconds:g}")
-    with phase("first frame"):
+    with phase("first frame", "first" in args.phases):
 
         def first() -> None:
             if clip_1080 is None:
@@ -698,9 +770,10 @@ def bench(args: argparse.Namespace) -> None:
             )
             single["stop"] = f"{ms(statistics.median(r['stops']))} / {ms(max(r['stops']))}"
 
-        attempt(single, ["first", "stop"], first)
+        if "first" in args.phases:
+            attempt(single, ["first", "stop"], first)
 
-    with phase("PDF"), tempfile.TemporaryDirectory(prefix="signage-bench-pdf-") as tmp:
+    with phase("PDF", "pdf" in args.phases), tempfile.TemporaryDirectory(prefix="signage-bench-pdf-") as tmp:
 
         def pdf() -> None:
             path = Path(tmp) / "a4.pdf"
@@ -713,9 +786,10 @@ def bench(args: argparse.Namespace) -> None:
             )
             single["pdf1"] = f"{ms(statistics.median(r['single']))}" + verdict(statistics.median(r["single"]) < GOAL_PDF_MS)
 
-        attempt(single, ["pdf", "pdf1"], pdf)
+        if "pdf" in args.phases:
+            attempt(single, ["pdf", "pdf1"], pdf)
 
-    with phase(f"{slides} video slides"):
+    with phase(f"{slides} video slides", "slides" in args.phases):
 
         def rss() -> None:
             short = clip_paths.get(f"{CLIPS[0].label}/{SHORT_SECONDS:g}")
@@ -733,7 +807,8 @@ def bench(args: argparse.Namespace) -> None:
                 f"{r['shown']} frames shown, {r['dropped']} dropped, {r['stalled']} slides stalled; {r['seconds']:.1f} s"
             )
 
-        attempt(single, ["rss", "rss_trend", "leaks"], rss)
+        if "slides" in args.phases:
+            attempt(single, ["rss", "rss_trend", "leaks"], rss)
 
     # The tables.
     libavcodec = next((c["_libavcodec"] for c in columns if "_libavcodec" in c), "?")
@@ -752,6 +827,9 @@ def bench(args: argparse.Namespace) -> None:
         ["ffmpeg -threads 0 decode → null", *(c.get("ffmpeg", "–") for c in columns), "–"],
         ["PyAV decode, thread_type AUTO", *(c.get("pyav", "–") for c in columns), "–"],
         ["PyAV vs ffmpeg", *(c.get("ratio", "–") for c in columns), f"within {GOAL_DECODE_GAP:g} % of ffmpeg"],
+        ["the player's decode path (VideoClip.next_frame)", *(c.get("path", "–") for c in columns), "–"],
+        ["  its floor: ffmpeg making the same frames", *(c.get("path_floor", "–") for c in columns), "–"],
+        ["  path / floor", *(c.get("path_ratio", "–") for c in columns), f"≤ {GOAL_PATH_RATIO:.2f}x ffmpeg, CPU a frame"],
     ]
     print_table(
         f"video at a {FRAME_SIZE[0]}x{FRAME_SIZE[1]} frame, {FPS} fps loop, {seconds:g} s",
@@ -765,6 +843,10 @@ def bench(args: argparse.Namespace) -> None:
             "fps = frames / wall time; CPU a frame = user + system time / frames (steadier than fps when others use the CPU)",
             "dropped = decoded but overtaken by the next frame before it was shown (VideoPlayback.stats.dropped); "
             "picture behind = clock - pts of the frame on screen",
+            "decode path: VideoClip(clip, slide area) then next_frame into a lent ring until the end, in a fresh process, as the "
+            "decoder thread does (frame threads AUTO; scaled in YUV, bilinear, one thread; then BGRA unscaled; copied into the ring); "
+            "floor: ffmpeg -threads 0 -vf scale=W:H:flags=bilinear,format=yuv420p,scale,format=bgra -f null, the same two passes "
+            "to the same frames; taken in turn, ratio per round, median",
         ],
     )
     print_table(
@@ -801,14 +883,26 @@ def bench(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SECONDS:g} s clips and {QUICK_SLIDES} slides: a smoke run")
-    parser.add_argument("--worker", choices=("clip", "play", "decode", "first", "pdf", "slides"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phases",
+        type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
+        default=list(PHASES),
+        help=f"the measurements to take, a comma list of {', '.join(PHASES)} (default all)",
+    )
+    parser.add_argument("--rounds", type=int, default=PATH_ROUNDS, help=f"rounds of the decode path and its floor (default {PATH_ROUNDS})")
+    parser.add_argument("--worker", choices=("clip", "play", "decode", "path", "first", "pdf", "slides"), help=argparse.SUPPRESS)
     parser.add_argument("--params", type=json.loads, default={}, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if unknown := set(args.phases) - set(PHASES):
+        parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}: choose from {', '.join(PHASES)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     p: dict[str, Any] = args.params
     workers: dict[str, Callable[[], dict[str, Any]]] = {
         "clip": lambda: make_clip(Path(p["out"]), (p["size"][0], p["size"][1]), p["seconds"], p["bitrate"]),
         "play": lambda: worker_play(p["clip"], p["seconds"]),
         "decode": lambda: worker_decode(p["clip"]),
+        "path": lambda: worker_decode_path(p["clip"]),
         "first": lambda: worker_first(p["clip"], p["runs"]),
         "pdf": lambda: worker_pdf(p["pdf"], p["runs"]),
         "slides": lambda: worker_slides(p["clip"], p["count"]),

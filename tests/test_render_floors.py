@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import av
 import pygame
 import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from signage.render import theme
 from signage.render.fonts import FontBook
@@ -101,3 +103,47 @@ def test_the_clock_formatted_once_a_minute_still_follows_a_clock_stepped_back_an
     assert header.shown.endswith("06:05")
     header.draw(frame)  # a full redraw puts the text back even within the minute
     assert header.update(frame, at - timedelta(hours=1)) == header.clock_rect
+
+
+def colour_clip(path: Path, size: tuple[int, int] = (640, 360), frames: int = 3) -> Path:
+    """Red to blue across, a green band and a white disc: chroma that a wrong conversion would shift."""
+    picture = Image.merge(
+        "RGB",
+        [Image.linear_gradient("L").rotate(90).resize(size), Image.new("L", size, 40), Image.linear_gradient("L").rotate(-90).resize(size)],
+    )
+    ImageDraw.Draw(picture).rectangle((0, size[1] // 3, size[0], size[1] // 2), fill=(30, 200, 60))
+    ImageDraw.Draw(picture).ellipse((size[0] // 2, size[1] // 2, size[0] // 2 + 100, size[1] // 2 + 100), fill=(250, 250, 250))
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "12"}
+        for index in range(frames):
+            frame = av.VideoFrame.from_image(picture).reformat(format="yuv420p")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_a_video_frame_scaled_then_converted_matches_the_one_pass_conversion(tmp_path: Path) -> None:
+    """The decoder scales in YUV and converts to BGRA after (swscale's fast path): the picture is the one-pass picture."""
+    from signage.media.video import VideoClip
+
+    path = colour_clip(tmp_path / "colour.mp4")
+    clip = VideoClip(path, (500, 300))
+    width, height = clip.size
+    with av.open(str(path)) as container:
+        first = next(container.decode(video=0))
+        reference = first.reformat(width=width, height=height, format="bgra", interpolation="BILINEAR")
+        expected = Image.frombuffer("RGBA", (width, height), bytes(reference.planes[0]), "raw", "BGRA", 0, 1)
+    try:
+        actual = Image.frombuffer("RGBA", (width, height), bytes(clip.first[1]), "raw", "BGRA", 0, 1)
+    finally:
+        clip.close()
+    difference = ImageChops.difference(actual.convert("RGB"), expected.convert("RGB"))
+    per_channel = ImageStat.Stat(difference).mean
+    assert max(per_channel) < 2.0, per_channel  # the same picture, give or take chroma rounding at edges
+    assert sum(difference.convert("L").point(lambda v: 255 if v > 48 else 0).histogram()[255:]) / (width * height) < 0.002
