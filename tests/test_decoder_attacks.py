@@ -155,13 +155,16 @@ def test_zip_bomb_docx_is_refused_within_a_second_in_bounded_memory(tmp_path: Pa
     assert peak_kib - baseline_kib < 40 * 1024, f"{(peak_kib - baseline_kib) // 1024} MiB more than reading a small notice"
 
 
-def test_docx_of_small_paragraphs_filling_document_xml_to_its_cap_is_refused_within_a_second(tmp_path: Path) -> None:
+@pytest.mark.parametrize("empty_paragraph", [b"<w:p/>", b"<w:p><w:r/></w:p>"], ids=["bare", "with-a-run"])
+def test_docx_of_small_paragraphs_filling_document_xml_to_its_cap_is_refused_within_a_second(
+    tmp_path: Path, empty_paragraph: bytes
+) -> None:
     """Under the document.xml cap, as many paragraphs as fit: refused by count, quickly, in bounded memory."""
     path = tmp_path / "day-doan.docx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
         package.writestr("[Content_Types].xml", CONTENT_TYPES)
         package.writestr("_rels/.rels", package_rels())
-        streamed_member(package, "word/document.xml", b"<w:p/>" * 1000, DOCUMENT_XML_CAP - 1024, DOCUMENT_HEAD, DOCUMENT_TAIL)
+        streamed_member(package, "word/document.xml", empty_paragraph * 1000, DOCUMENT_XML_CAP - 1024, DOCUMENT_HEAD, DOCUMENT_TAIL)
     said, seconds, peak_kib = decode_in_a_child(path)
     assert said.startswith("refused: ") and "paragraphs" in said, said
     assert seconds < 1.0

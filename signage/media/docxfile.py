@@ -27,9 +27,9 @@ from signage.text import clean_text
 
 MAX_DOCX_BYTES = WORD_LIMITS.file_bytes
 MAX_DOCUMENT_XML_BYTES = WORD_LIMITS.part_bytes
-# Every paragraph walked, empty ones and table cells included. Word spaces a notice with empty
-# paragraphs, a few per paragraph of text at most; past five per line of body it is not a notice.
-MAX_WORD_BLOCKS = 5 * MAX_BODY_LINES
+# Every paragraph walked, empty ones and table cells included. Word spaces a notice with an empty
+# paragraph or two between paragraphs of text; past three per line of body it is not a notice.
+MAX_WORD_BLOCKS = 3 * MAX_BODY_LINES
 _TITLE_STYLES = ("Title", "Heading")
 _STYLE_DEPTH = 8  # custom styles based on a heading count as one; a cycle in a corrupt file stops here
 _TABLE_DEPTH = 4  # tables inside table cells are read to this depth, which real notices never reach
@@ -160,6 +160,8 @@ def _walk(document: Any, is_title: _TitleStyles, origin: str, budget: Budget) ->
             budget.check(origin, "reading the Word document")
         if walked > MAX_WORD_BLOCKS:
             raise OverLimit(f"{origin}: too long for a notice: over {MAX_WORD_BLOCKS} paragraphs and table cells")
+        if not len(paragraph._p):  # no runs: empty, and python-docx's text would still run an XPath query
+            continue
         text = _paragraph_text(paragraph)
         if not text:
             continue
