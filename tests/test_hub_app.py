@@ -74,7 +74,7 @@ def test_a_report_is_stored_once_and_shown(hub: Hub) -> None:
     raw = report_envelope(hub.keys["tan-quan"], "tan-quan", 88, plays=[play("hq-2026-0142", START)])
     first, again = hub.post(raw), hub.post(raw)
     assert (first.status_code, first.json()) == (200, {"ok": True, "seq": 88, "duplicate": False})
-    assert (again.status_code, again.json()) == (200, {"ok": True, "seq": 88, "duplicate": True})
+    assert (again.status_code, again.json()) == (200, {"ok": True, "seq": 88, "duplicate": True, "same": True})
     page = hub.officer().get(hub.url + "/", timeout=10).text
     assert "UBND xã Tan Quan" in page and "hq-2026-0142" in page and "#1042" in page and "12.3 GB" in page
     assert "23/11/2026 09:06" in page  # last seen, in the hub's time zone
@@ -152,7 +152,7 @@ def test_screenshots_stored_shown_and_served(hub: Hub) -> None:
     key = hub.keys["tan-quan"]
     raw = screenshot_envelope(key, "tan-quan", 89, command="cmd-77")
     assert hub.post(raw, "/report/screenshot").json() == {"ok": True, "seq": 89, "duplicate": False}
-    assert hub.post(raw, "/report/screenshot").json() == {"ok": True, "seq": 89, "duplicate": True}
+    assert hub.post(raw, "/report/screenshot").json() == {"ok": True, "seq": 89, "duplicate": True, "same": True}
     assert hub.post(envelope_of(b"GIF89a", key, "image/png"), "/report/screenshot").status_code == 400
     assert hub.post(screenshot_envelope(hub.keys["tan-hung"], "tan-quan", 90), "/report/screenshot").status_code == 403
     officer = hub.officer()

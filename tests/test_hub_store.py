@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage.district.hub.config import BoardEntry, database_url
 from signage.district.hub.ingest import PinnedBoards, Report, Screenshot, decide_report, decide_screenshot, thumbnail
-from signage.district.hub.store import ExportRow, HubStore
+from signage.district.hub.store import ExportRow, HubStore, Ingested
 from signage.envelope import key_id, public_raw
 from tests.hubserver import START, minutes, play, report_envelope, screenshot_envelope
 
@@ -56,10 +56,10 @@ def day_totals(store: HubStore) -> list[tuple[str, str, int, str, int, int, floa
     return [(r.bulletin, r.board, int(r.count), r.first_day, int(r.completed), 0, float(r.shown_s)) for r in rows]
 
 
-def test_ingest_is_idempotent_per_board_and_seq(store: HubStore) -> None:
+def test_ingest_is_idempotent_per_board_epoch_and_seq(store: HubStore) -> None:
     plays = [play("hq-1", START), play("hq-1", START + minutes(1), 5.5, False, reason="emergency"), play("hq-2", START + minutes(2))]
-    assert store.ingest_report(report(1, plays=plays), START) is False
-    assert store.ingest_report(report(1, plays=plays), START + minutes(1)) is True  # a retry: acknowledged, nothing stored
+    assert store.ingest_report(report(1, plays=plays), START) is Ingested.STORED
+    assert store.ingest_report(report(1, plays=plays), START + minutes(1)) is Ingested.SAME  # a retry: acknowledged, nothing stored
     assert day_totals(store) == [
         ("hq-1", "tan-quan", 2, "2026-11-23", 1, 0, 25.5),
         ("hq-2", "tan-quan", 1, "2026-11-23", 1, 0, 20.0),
@@ -75,8 +75,8 @@ def test_ingest_is_idempotent_per_board_and_seq(store: HubStore) -> None:
 def test_merged_totals_count_and_an_older_report_never_overwrites_status(store: HubStore) -> None:
     store.ingest_report(report(3000, status={"now_playing": "newest"}, plays=[play("hq-7", START)], revision=2), START)
     merged = report(12, covers_seq=[12, 2027], play_totals=[TOTAL], status={"now_playing": "old", "last_error": "old error"})
-    assert store.ingest_report(merged, START + minutes(5)) is False
-    assert store.ingest_report(merged, START + minutes(6)) is True
+    assert store.ingest_report(merged, START + minutes(5)) is Ingested.STORED
+    assert store.ingest_report(merged, START + minutes(6)) is Ingested.SAME
     state = store.board_state("tan-quan")
     assert state is not None and state.now_playing == "newest" and state.last_seq == 3000 and state.last_error is None
     assert state.last_seen == (START + minutes(5)).timestamp()
@@ -109,8 +109,8 @@ def test_commands_done_recorded(store: HubStore) -> None:
 def test_screenshots_keep_the_newest_and_replays_are_duplicates(store: HubStore) -> None:
     for seq in range(1, 6):
         one = shot(seq)
-        assert store.ingest_screenshot(one, thumbnail(one.png), START, keep=3) is False
-    assert store.ingest_screenshot(shot(5), b"", START, keep=3) is True
+        assert store.ingest_screenshot(one, thumbnail(one.png), START, keep=3) is Ingested.STORED
+    assert store.ingest_screenshot(shot(5), b"", START, keep=3) is Ingested.SAME
     assert [row.seq for row in store.screenshot_list("tan-quan")] == [5, 4, 3]
     assert store.screenshot_png("tan-quan", 5) == shot(5).png
     assert store.screenshot_png("tan-quan", 1) is None
@@ -150,15 +150,15 @@ def test_postgresql_ingest_survives_a_dropped_connection(postgres_url: str, tmp_
     raw = public_raw(KEY)
     hub.sync_boards([BoardEntry("tan-quan", "UBND xã Tân Quan", raw, key_id(raw))])
     try:
-        assert hub.ingest_report(report(1, plays=[play("hq-1", START)]), START) is False
+        assert hub.ingest_report(report(1, plays=[play("hq-1", START)]), START) is Ingested.STORED
         with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server restarts, a proxy drops it...
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         with pytest.raises(psycopg.OperationalError):
             hub.ingest_report(report(2, plays=[play("hq-1", START)]), START)  # answered 503: the board sends it again
-        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is False  # a new connection
-        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is True
+        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is Ingested.STORED  # a new connection
+        assert hub.ingest_report(report(2, plays=[play("hq-1", START)]), START) is Ingested.SAME
         assert [row.seq for row in hub.recent_plays("tan-quan")] in ([1, 2], [2, 1])
     finally:
         hub.close()
@@ -167,7 +167,7 @@ def test_postgresql_ingest_survives_a_dropped_connection(postgres_url: str, tmp_
 def test_a_merged_report_brings_the_heartbeats_it_stands_for(store: HubStore) -> None:
     beats = [{"day": "2026-11-20", "count": 288}, {"day": "2026-11-21", "count": 100}]
     merged = report(12, covers_seq=[12, 399], play_totals=[TOTAL], heartbeat_days=beats)
-    assert store.ingest_report(merged, START) is False
+    assert store.ingest_report(merged, START) is Ingested.STORED
     rows = {row.day: int(row.heartbeats) for row in store.board_days(date(2026, 11, 1), date(2026, 11, 30))}
     assert rows == {"2026-11-20": 288, "2026-11-21": 100}  # not one heartbeat on the day it arrived
     store.ingest_report(report(400), START)

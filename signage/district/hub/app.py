@@ -81,7 +81,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     """The hub as an ASGI app. `clock` gives "now" (tests pass a fixed one); the store is opened here unless given."""
     now = clock or (lambda: datetime.now(config.timezone))
     own_store = store is None
-    store = store or HubStore.open(config.database_url, config.timezone)
+    store = store or HubStore.open(config.database_url, config.timezone, now=now().timestamp())  # now: an upgrade's time
     store.sync_boards(config.boards)
     pinned = PinnedBoards([(board.id, board.public_key) for board in config.boards])
     officers = Officers(store)

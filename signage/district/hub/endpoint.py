@@ -33,6 +33,7 @@ from signage.district.hub.ingest import (
     verify_envelope,
 )
 from signage.district.hub.limits import Rates, RowPlan, plan_rows
+from signage.district.hub.store import Ingested
 from signage.errors import StoreError
 
 if TYPE_CHECKING:
@@ -163,7 +164,10 @@ class BoardEndpoints:
         headers = [(b"connection", b"close")] if close else []
         if refusal.retry_after_s is not None:
             headers.append((b"retry-after", str(refusal.retry_after_s).encode()))
-        await _answer(send, refusal.status, {"ok": False, "error": refusal.reason}, headers)
+        answer: dict[str, Any] = {"ok": False, "error": refusal.reason}
+        if refusal.collision:  # the board renumbers the report into a new epoch and sends it again
+            answer["collision"] = True
+        await _answer(send, refusal.status, answer, headers)
 
     async def _read_body(self, scope: Scope, receive: Receive, limit: int, held: list[int]) -> bytes | Refusal | None:
         """The body, a 413 as soon as it passes `limit` (whatever Content-Length said), a 503 when the hub's
@@ -232,11 +236,18 @@ class BoardIntake:
         if isinstance(plan, Refusal):
             return plan
         try:
-            duplicate = self.store.ingest_report(report, moment, keep_plays=plan.keep_plays, seen_slack_s=self.config.heartbeat_seconds)
+            outcome = self.store.ingest_report(report, moment, keep_plays=plan.keep_plays, seen_slack_s=self.config.heartbeat_seconds)
         except StoreError as exc:  # the database cannot hold what it says: sending it again would not help
             return Refusal(422, str(exc), report.board)
+        if outcome is Ingested.COLLISION:
+            held = f"epoch {report.epoch}" if report.epoch else "no epoch"
+            reason = (
+                f"report seq {report.seq} ({held}): the hub holds another report under it, not stored "
+                "(the board's numbering went back: its database lost or restored); renumber it in a new epoch"
+            )
+            return Refusal(409, reason, report.board, collision=True)
         self._prune_if_due(moment)
-        return {"ok": True, "seq": report.seq, "duplicate": duplicate}
+        return _taken(report.seq, outcome)
 
     def screenshot(self, raw: bytes) -> dict[str, Any] | Refusal:
         moment = self.now()
@@ -252,10 +263,10 @@ class BoardIntake:
             return shot
         kept, slack = self.config.screenshots_kept, self.config.heartbeat_seconds
         try:
-            duplicate = self.store.ingest_screenshot(shot, thumbnail(shot.png), moment, kept, seen_slack_s=slack)
+            outcome = self.store.ingest_screenshot(shot, thumbnail(shot.png), moment, kept, seen_slack_s=slack)
         except StoreError as exc:
             return Refusal(422, str(exc), shot.board)
-        return {"ok": True, "seq": shot.seq, "duplicate": duplicate}
+        return _taken(shot.seq, outcome)
 
     def _take(self, rates: Rates, board: str, moment: datetime) -> int:
         with self._lock:
@@ -299,6 +310,14 @@ class BoardIntake:
                     log.exception("retention: pruning old records failed")
 
         threading.Thread(target=prune, name="hub-retention", daemon=True).start()
+
+
+def _taken(seq: int, outcome: Ingested) -> dict[str, Any]:
+    """The 200 answer: stored, or held already (`same`: these very bytes, so the board may count it delivered)."""
+    answer: dict[str, Any] = {"ok": True, "seq": seq, "duplicate": outcome is not Ingested.STORED}
+    if outcome is Ingested.SAME:
+        answer["same"] = True
+    return answer
 
 
 async def _answer(send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:

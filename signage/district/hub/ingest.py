@@ -49,6 +49,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_ENVELOPE_OBJECTS = 1 + envelope.MAX_SIGNATURES
 MAX_ENVELOPE_SEPARATORS = 4 * MAX_ENVELOPE_OBJECTS
 _KEYID = re.compile(rb'"keyid"\s*:\s*"([^"\\]{1,64})"')
+_EPOCH = re.compile("[0-9a-f]{16}")  # what a board's queue makes (secrets.token_hex(8)); "" or absent: a board from before
 # Ids: printable, one line, no invisible format characters (bidi overrides, zero-width) or lone surrogates.
 _UNSEEN = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
 _ID_TEXT = re.compile(f"[^{_UNSEEN}]{{1,200}}")
@@ -62,6 +63,7 @@ class Refusal:
     reason: str
     board: str | None = None  # the board whose key signed it: None for anonymous junk
     retry_after_s: int | None = None  # with a 429 or 503: when to send again
+    collision: bool = False  # a 409: the hub holds other bytes under the report's (board, epoch, seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class Report:
     covers_seq: tuple[int, int] | None
     body: bytes  # the verified payload, as it came
     heartbeat_days: tuple[tuple[str, int], ...] = ()  # a merged report: the heartbeats it stands for, by day
+    epoch: str = ""  # the board's report queue its seq counts in; "" for a board from before epochs
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +359,9 @@ def _parse_report(body: Any, payload: bytes, window: _Window) -> Report:
         raise _Malformed(f"format: expected {REPORT_FORMAT!r}, got {_shown(body.get('format'))}")
     board = _text(body, "board", required=True)
     seq = _integer(body, "seq", low=1, high=MAX_SEQ, required=True)
+    epoch = body.get("epoch", "")
+    if not isinstance(epoch, str) or not (epoch == "" or _EPOCH.fullmatch(epoch)):
+        raise _Malformed(f"epoch: expected 16 lowercase hex digits, got {_shown(epoch)}")
     sent_at = _timestamp(body, "sent_at", window, required=True)
     covers = body.get("covers_seq")
     covers_seq = None
@@ -379,7 +385,7 @@ def _parse_report(body: Any, payload: bytes, window: _Window) -> Report:
         _heartbeat_day(entry, f"heartbeat_days[{index}]", window)
         for index, entry in enumerate(_list(body, "heartbeat_days", MAX_HEARTBEAT_DAYS))
     )
-    return Report(board, seq, sent_at, status, plays, totals, commands, covers_seq, payload, beats)
+    return Report(board, seq, sent_at, status, plays, totals, commands, covers_seq, payload, beats, epoch)
 
 
 def _day(value: Any, where: str, window: _Window) -> str:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reports keyed by (board, epoch, seq) with their payload's SHA-256 (migrate.py upgrades a database of 1)
 
 metadata = sa.MetaData()
 
 Time = sa.Double  # UTC seconds since the epoch: portable, sortable, cheap
 Day = sa.String(10)  # YYYY-MM-DD in the hub's (or, for merged totals, the board's) local time
 Id = sa.String(200)
+# A board's report queue's random id (16 hex digits), "" for reports of boards from before epochs: a board whose
+# database was lost numbers from 1 again in a new epoch, so (board, epoch, seq) names one report for ever.
+Epoch = sa.String(16)
+Sha256 = sa.LargeBinary(32)
 
 boards = sa.Table(
     "boards",
@@ -25,10 +29,14 @@ reports = sa.Table(
     "reports",
     metadata,
     sa.Column("board", Id, primary_key=True),
+    sa.Column("epoch", Epoch, primary_key=True, server_default=""),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("received_at", Time, nullable=False),
     sa.Column("sent_at", Time, nullable=False),
-    # Not the body: its plays and status are in their own tables, and storing it again doubled the writes.
+    # Not the body (its plays and status are in their own tables, and storing it again doubled the writes), but its
+    # hash: the same (board, epoch, seq) sent again is a retry when it matches, a collision when it does not.
+    # NULL for the reports a hub before schema 2 stored.
+    sa.Column("sha256", Sha256),
 )
 
 board_state = sa.Table(
@@ -36,6 +44,8 @@ board_state = sa.Table(
     metadata,
     sa.Column("board", Id, primary_key=True),
     sa.Column("last_seen", Time, nullable=False),  # when the hub last heard from it (hub clock)
+    # The newest report's epoch and seq: within an epoch the higher seq is the newer, across epochs the later sent_at.
+    sa.Column("last_epoch", Epoch, nullable=False, server_default=""),
     sa.Column("last_seq", sa.BigInteger, nullable=False),
     sa.Column("sent_at", Time),
     sa.Column("status", sa.Text),  # the newest status object, JSON
@@ -48,15 +58,16 @@ board_state = sa.Table(
     sa.Column("display_on", sa.Boolean),
     sa.Column("clock_behind_trusted", sa.Boolean),
     sa.Column("heartbeat_s", sa.Double),
-    sa.Column("screenshot_seq", sa.BigInteger),  # the newest screenshot held
-    sa.Column("screenshot_at", Time),
+    sa.Column("screenshot_seq", sa.BigInteger),  # the newest screenshot held (by its signed taken_at)
+    sa.Column("screenshot_at", Time),  # and its taken_at: the latest the hub ever held, never lowered
 )
 
 plays = sa.Table(
     "plays",
     metadata,
-    # A plain row id, not (board, seq, idx): the reports table already holds each (board, seq) once, and a
-    # composite key would be one more B-tree to update for each of the 15 plays of every report.
+    # A plain row id, not (board, epoch, seq, idx): the reports table already holds each report once, and a
+    # composite key would be one more B-tree to update for each of the 15 plays of every report. `seq` orders a
+    # report's plays in the export, nothing more.
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("board", Id, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
@@ -76,6 +87,7 @@ play_totals = sa.Table(
     "play_totals",
     metadata,
     sa.Column("board", Id, primary_key=True),
+    sa.Column("epoch", Epoch, primary_key=True, server_default=""),
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("bulletin", Id, nullable=False),
@@ -133,6 +145,7 @@ screenshots = sa.Table(
     sa.Column("height", sa.Integer, nullable=False),
     sa.Column("png", sa.LargeBinary, nullable=False),
     sa.Column("thumb", sa.LargeBinary, nullable=False),  # a small PNG for the dashboard's table
+    sa.Column("sha256", Sha256),  # of the PNG: the same seq sent again is told from another picture (NULL before schema 2)
 )
 
 users = sa.Table(
@@ -185,14 +198,25 @@ settings = sa.Table(
 
 # --- the boards' limits (ingest) ---------------------------------------------------------------------
 
-# Per board, the highest seq of its reports and of its screenshots the hub pruned: a report or screenshot at or
-# below it is a replay of something already counted, never stored again (the rows that said so are gone).
+# Per board, the highest seq of its screenshots the hub pruned: one at or below it, and taken no later than the
+# newest the hub ever held (board_state.screenshot_at), is a replay, never stored again (the rows that said so are
+# gone). `report_seq` was the reports' floor before schema 2, when seqs had no epoch: now in report_floors (epoch "").
 board_floors = sa.Table(
     "board_floors",
     metadata,
     sa.Column("board", Id, primary_key=True),
     sa.Column("report_seq", sa.BigInteger, nullable=False),
     sa.Column("screenshot_seq", sa.BigInteger, nullable=False),
+)
+
+# Per board and epoch, the highest seq of its reports the hub pruned: a report at or below it in that epoch is a
+# replay of one already counted. Per epoch: a board's new life (seqs from 1 again) is not below its old one's floor.
+report_floors = sa.Table(
+    "report_floors",
+    metadata,
+    sa.Column("board", Id, primary_key=True),
+    sa.Column("epoch", Epoch, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
 )
 
 # Rows a board added (plays, totals, commands) per day of the hub's: its daily quota. Kept a few days.

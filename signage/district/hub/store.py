@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -12,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import Enum
 from functools import partial
 from time import sleep
+from time import time as wall_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,13 +24,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from signage.district.hub import migrate
 from signage.district.hub import schema as t
 from signage.district.hub.config import BoardEntry
-from signage.district.hub.ingest import Report, Screenshot
+from signage.district.hub.ingest import AHEAD, Report, Screenshot
 from signage.envelope import public_key_text
 from signage.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+
+class Ingested(Enum):
+    """What became of a report or screenshot a board sent."""
+
+    STORED = "stored"  # new: stored now
+    SAME = "same"  # held already, these very bytes (a retry whose answer was lost): nothing stored
+    HELD = "held"  # held already, or pruned, and its bytes are not known (pruned, or stored before hashes were)
+    COLLISION = "collision"  # other bytes held under its (board, epoch, seq): nothing stored; the board renumbers it
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +81,10 @@ def epoch(moment: datetime) -> float:
 # A per-day aggregate of one board (plays of a bulletin, heartbeats) holds at most what two days can: a day's
 # plays of one second, plus a board's day that straddles two of the hub's. So no sum of them nears 2**63.
 DAY_CAP = 2 * 86400
+
+
+# A time before any (in the text: the prepared statements carry only the rows' values).
+_NEVER = sa.literal_column("0.0", sa.Double)
 
 
 def _capped_sum(stored: Any, added: Any) -> Any:
@@ -151,19 +168,23 @@ def _pg_type(kind: Any) -> str:
 class HubStore:
     """Every database operation of the hub; safe to share between threads (one engine, pooled connections)."""
 
-    def __init__(self, engine: Engine, timezone: ZoneInfo) -> None:
+    def __init__(self, engine: Engine, timezone: ZoneInfo, legacy_until: float | None = None) -> None:
         self.engine = engine
         self.timezone = timezone
+        # A database upgraded from before epochs: reports signed until then (and a day, the boards' clocks) may be held
+        # in the empty epoch though they carry one (the old hub ignored it). None: a database made with epochs.
+        self.legacy_until = legacy_until
         self._days: dict[int, str] = {}
         self._ingest_conn: Any = None
         self._ingest_lock = threading.Lock()
-        self._floors: dict[str, tuple[int, int]] | None = None  # board → (report seq, screenshot seq) pruned
+        self._report_floors: dict[tuple[str, str], int] | None = None  # (board, epoch) → the highest report seq pruned
+        self._shot_floors: dict[str, int] = {}  # board → the highest screenshot seq pruned (loaded with the above)
         self._rows_added: dict[tuple[str, str], int] = {}  # (board, hub day) → rows it added: the daily quota
         self._rows_day = ""  # the latest day counted
         self._limits_lock = threading.Lock()
         self.dialect = engine.dialect.name
         insert = _dialect_insert(engine)
-        self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.reports.c.seq)
+        self._insert_report = insert(t.reports).on_conflict_do_nothing(index_elements=["board", "epoch", "seq"]).returning(t.reports.c.seq)
         self._insert_plays = sa.insert(t.plays)
         self._insert_totals = sa.insert(t.play_totals)
         ins = insert(t.play_days)
@@ -188,9 +209,15 @@ class HubStore:
             index_elements=["board", "day"], set_={"rows_added": t.board_day_rows.c.rows_added + ins.excluded.rows_added}
         )
         ins = insert(t.board_state)
-        newer = ins.excluded.last_seq > t.board_state.c.last_seq
+        state = t.board_state.c
+        # Newer: within one epoch the higher seq (a board's clock may step back between two reports); across epochs,
+        # whose seqs cannot be compared (a board numbering again after its database was lost), the later signed time.
+        newer = sa.or_(
+            sa.and_(ins.excluded.last_epoch == state.last_epoch, ins.excluded.last_seq > state.last_seq),
+            sa.and_(ins.excluded.last_epoch != state.last_epoch, ins.excluded.sent_at >= sa.func.coalesce(state.sent_at, _NEVER)),
+        )
         status_columns = (
-            "last_seq", "sent_at", "status", "version", "feed_sequence", "feed_stale", "now_playing",
+            "last_epoch", "last_seq", "sent_at", "status", "version", "feed_sequence", "feed_stale", "now_playing",
             "last_error", "disk_free", "display_on", "clock_behind_trusted", "heartbeat_s",
         )  # fmt: skip
         self._upsert_state = ins.on_conflict_do_update(
@@ -202,7 +229,9 @@ class HubStore:
             },
         )
         ins = insert(t.board_state)
-        newer_shot = ins.excluded.screenshot_seq > sa.func.coalesce(t.board_state.c.screenshot_seq, 0)
+        # The newest screenshot by its signed time, not its seq: a board numbering again (its database lost) takes
+        # new pictures under old seqs. screenshot_at is then the latest the hub ever held, which replays never pass.
+        newer_shot = ins.excluded.screenshot_at >= sa.func.coalesce(t.board_state.c.screenshot_at, _NEVER)
         self._upsert_state_screenshot = ins.on_conflict_do_update(
             index_elements=["board"],
             set_={
@@ -217,7 +246,12 @@ class HubStore:
             set_={"ok": ins.excluded.ok, "at": ins.excluded.at, "detail": ins.excluded.detail, "received_at": ins.excluded.received_at},
         )
         self._insert_shot = insert(t.screenshots).on_conflict_do_nothing(index_elements=["board", "seq"]).returning(t.screenshots.c.seq)
-        kept = sa.select(t.screenshots.c.seq).where(t.screenshots.c.board == sa.bindparam("b")).order_by(t.screenshots.c.seq.desc())
+        ins = insert(t.screenshots)
+        self._replace_shot = ins.on_conflict_do_update(  # a picture taken after every one held, under a seq held before
+            index_elements=["board", "seq"], set_={c.name: ins.excluded[c.name] for c in t.screenshots.c if c.name not in ("board", "seq")}
+        )
+        shots = t.screenshots.c
+        kept = sa.select(shots.seq).where(shots.board == sa.bindparam("b")).order_by(shots.taken_at.desc(), shots.seq.desc())
         self._prune_shots = (
             sa.delete(t.screenshots)
             .where(
@@ -261,27 +295,38 @@ class HubStore:
         return sa.case((excluded.last_seen > stored, excluded.last_seen), else_=stored)
 
     @classmethod
-    def open(cls, url: str, timezone: ZoneInfo) -> HubStore:
-        """Connect, create the tables that are missing and check the schema version."""
+    def open(cls, url: str, timezone: ZoneInfo, now: float | None = None) -> HubStore:
+        """Connect, create the tables that are missing, upgrade a database of an older schema (`now`: the hub's
+        clock, UTC seconds, noted by an upgrade) and check the schema version."""
         _private_sqlite_file(url)
         engine = create_engine(url)
+        settings = t.settings.c
         try:
             t.metadata.create_all(engine)
             with engine.begin() as conn:
                 # Older hubs kept the key that signed session cookies here; sessions are rows now, and the key
                 # would let anyone who ever read this database forge one for any name.
-                conn.execute(sa.delete(t.settings).where(t.settings.c.key == "session_secret"))
+                conn.execute(sa.delete(t.settings).where(settings.key == "session_secret"))
                 conn.execute(
                     _dialect_insert(engine)(t.settings).on_conflict_do_nothing(), {"key": "schema_version", "value": str(t.SCHEMA_VERSION)}
                 )
-                version = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "schema_version")).scalar_one()
+                version = conn.execute(sa.select(settings.value).where(settings.key == "schema_version")).scalar_one()
+            if version.isdigit() and int(version) < t.SCHEMA_VERSION:
+                migrate.upgrade(engine, wall_time() if now is None else now)
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(settings.key, settings.value).where(settings.key.in_(["schema_version", migrate.EPOCHS_FROM]))
+                )
+                found = {key: value for key, value in rows}
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
             raise StoreError(f"{_safe(url)}: cannot open the hub's database: {_first_line(exc)}") from None
+        version = found["schema_version"]
         if version != str(t.SCHEMA_VERSION):
             engine.dispose()
             raise StoreError(f"{_safe(url)}: schema version {version}, this hub knows {t.SCHEMA_VERSION}")
-        return cls(engine, timezone)
+        epochs_from = found.get(migrate.EPOCHS_FROM)
+        return cls(engine, timezone, None if epochs_from is None else float(epochs_from) + AHEAD.total_seconds())
 
     def close(self) -> None:
         if self._ingest_conn is not None:
@@ -314,43 +359,78 @@ class HubStore:
         with self.engine.begin() as conn:
             conn.execute(upsert, rows)
 
-    def ingest_report(self, report: Report, received_at: datetime, *, keep_plays: int | None = None, seen_slack_s: float = 300.0) -> bool:
-        """Store a verified report in one transaction; True when it was held already (nothing stored).
+    def ingest_report(
+        self, report: Report, received_at: datetime, *, keep_plays: int | None = None, seen_slack_s: float = 300.0
+    ) -> Ingested:
+        """Store a verified report in one transaction (one statement on PostgreSQL), or say why nothing was stored.
 
-        Held already: its (board, seq) is stored, or at or below the seq the hub pruned for its board (a replay of
-        something already counted). Only its first `keep_plays` plays are stored row by row (the daily quota);
-        the rest are folded into per-day totals. A report the database cannot hold for its content raises
-        StoreError (the board should not send it again); anything else (the database away) is the caller's 503.
+        A report is named by (board, epoch, seq). One held already is SAME when the payload's SHA-256 is the one
+        held, a COLLISION when it is not (the board numbered again in the same epoch: a database sent back in time),
+        HELD when the hub cannot tell: at or below the seq it pruned for that board and epoch (a replay of something
+        already counted), or stored before hashes were kept. Only its first `keep_plays` plays are stored row by row
+        (the daily quota); the rest are folded into per-day totals. A report the database cannot hold for its
+        content raises StoreError (the board should not send it again); anything else (the database away) is the
+        caller's 503.
         """
-        if report.seq <= self.floors(report.board)[0]:
-            return True
+        if report.seq <= self.floors(report.board, report.epoch)[0]:
+            return Ingested.HELD
+        if self._signed_before_epochs(report) and self._held_before_epochs(report):
+            return Ingested.HELD
         received = epoch(received_at)
-        first, rest, rows = self._report_rows(report, received, keep_plays, seen_slack_s)
+        digest = hashlib.sha256(report.body).digest()
+        first, rest, rows = self._report_rows(report, received, keep_plays, seen_slack_s, digest)
         try:
             if self.dialect == "postgresql":
-                duplicate = self._ingest_pipelined(first, rest)
+                outcome = self._ingest_pipelined(first, rest)
             else:
                 with self.engine.begin() as conn:
                     cursor = conn.connection.cursor()
                     if self._fast_report.run(cursor, first).fetchone() is None:  # RETURNING names no row: held already
-                        return True
+                        return self._held_as(cursor, first)
                     for prepared, values in rest:
                         prepared.run(cursor, values)
-                duplicate = False
+                outcome = Ingested.STORED
         except _content_errors() as exc:
             raise StoreError(f"report {report.board} seq {report.seq}: the database cannot hold it: {_first_line(exc)}") from None
-        if not duplicate:
+        if outcome is Ingested.STORED:
             key = (report.board, self.local_day(received))
             with self._limits_lock:
                 if key in self._rows_added:
                     self._rows_added[key] += rows
-        return duplicate
+        return outcome
 
-    def _ingest_pipelined(self, first: dict[str, Any], rest: list[tuple[_Prepared, Any]]) -> bool:
+    def _held_as(self, cursor: Any, first: dict[str, Any]) -> Ingested:
+        """A report whose (board, epoch, seq) is held: the same bytes, other bytes, or bytes not known (see Ingested)."""
+        r = t.reports.c
+        marker = "?" if self.dialect == "sqlite" else "%s"
+        cursor.execute(f"SELECT {r.sha256.name} FROM reports WHERE board = {marker} AND epoch = {marker} AND seq = {marker}",
+                       (first["board"], first["epoch"], first["seq"]))  # fmt: skip
+        row = cursor.fetchone()
+        if row is None or row[0] is None:  # pruned since, or stored by a hub before schema 2
+            return Ingested.HELD
+        return Ingested.SAME if bytes(row[0]) == first["sha256"] else Ingested.COLLISION
+
+    def _signed_before_epochs(self, report: Report) -> bool:
+        """A report with an epoch signed before this database was upgraded to epochs (and a day: the boards' clocks)."""
+        return bool(report.epoch) and self.legacy_until is not None and epoch(report.sent_at) <= self.legacy_until
+
+    def _held_before_epochs(self, report: Report) -> bool:
+        """A report signed before this database was upgraded to epochs, by a board that sent epochs to the old hub
+        (which ignored them and keyed it by (board, seq) alone): held if that row is this report (same signed time),
+        or pruned (at or below the board's floor from then)."""
+        if report.seq <= self.floors(report.board, "")[0]:
+            return True
+        r = t.reports.c
+        query = sa.select(r.sent_at).where(r.board == report.board, r.epoch == "", r.seq == report.seq)
+        with self.engine.connect() as conn:
+            held = conn.execute(query).scalar_one_or_none()
+        return held is not None and held == epoch(report.sent_at)
+
+    def _ingest_pipelined(self, first: dict[str, Any], rest: list[tuple[_Prepared, Any]]) -> Ingested:
         """PostgreSQL: the report as one statement in autocommit (one round trip; it is atomic by itself).
 
-        A (board, seq) already held fails the statement on a primary key (the report's, or its totals'),
-        and the whole statement with it, so nothing is stored twice.
+        A (board, epoch, seq) already held fails the statement on a primary key (the report's, or its totals'),
+        and the whole statement with it, so nothing is stored twice; then one more query reads the hash held.
         """
         import psycopg.errors
 
@@ -365,14 +445,18 @@ class HubStore:
         try:
             connection.execute(self._pg_report_sql, params)
         except psycopg.errors.UniqueViolation as exc:
-            # Both keys hold a (board, seq): whichever part of the statement meets it first, the report was held.
+            # Both keys hold a (board, epoch, seq): whichever part of the statement meets it first, the report was held.
             if exc.diag.constraint_name not in ("reports_pkey", "play_totals_pkey"):
                 raise
-            return True
+            try:
+                return self._held_as(connection.cursor(), first)
+            except psycopg.OperationalError:
+                self._drop_ingest_connection()
+                raise
         except psycopg.OperationalError:
             self._drop_ingest_connection()  # the next report reconnects; this one is answered 503 and sent again
             raise
-        return False
+        return Ingested.STORED
 
     def _ingest_connection(self) -> Any:
         """Reports' own autocommit connection (the pool's would set and reset autocommit: round trips each time)."""
@@ -391,12 +475,19 @@ class HubStore:
                 self._ingest_conn = None
 
     def _report_rows(
-        self, report: Report, received: float, keep_plays: int | None, seen_slack_s: float
+        self, report: Report, received: float, keep_plays: int | None, seen_slack_s: float, digest: bytes
     ) -> tuple[dict[str, Any], list[tuple[_Prepared, Any]], int]:
         """The report's row, the other statements' rows (plays, totals, daily aggregates, state, commands, the
         board's rows today), and how many rows it adds."""
-        board, seq = report.board, report.seq
-        first = {"board": board, "seq": seq, "received_at": received, "sent_at": epoch(report.sent_at)}
+        board, seq, report_epoch = report.board, report.seq, report.epoch
+        first = {
+            "board": board,
+            "epoch": report_epoch,
+            "seq": seq,
+            "received_at": received,
+            "sent_at": epoch(report.sent_at),
+            "sha256": digest,
+        }
         rest: list[tuple[_Prepared, Any]] = []
         keep = len(report.plays) if keep_plays is None else keep_plays
         play_rows = []
@@ -428,8 +519,9 @@ class HubStore:
         for index, total in enumerate(report.play_totals):
             total_rows.append(
                 {
-                    "board": board, "seq": seq, "idx": index, "bulletin": total.bulletin, "revision": total.revision,
-                    "day": total.day, "count": total.count, "completed": total.completed, "shown_s": total.shown_s,
+                    "board": board, "epoch": report_epoch, "seq": seq, "idx": index, "bulletin": total.bulletin,
+                    "revision": total.revision, "day": total.day, "count": total.count, "completed": total.completed,
+                    "shown_s": total.shown_s,
                 }
             )  # fmt: skip
             sums = days.setdefault((total.bulletin, total.revision, total.day), [0, 0, 0.0])
@@ -440,7 +532,7 @@ class HubStore:
         for index, ((bulletin, revision, day), (count, done, shown)) in enumerate(folded.items(), start=len(total_rows)):
             total_rows.append(
                 {
-                    "board": board, "seq": seq, "idx": index, "bulletin": bulletin, "revision": revision,
+                    "board": board, "epoch": report_epoch, "seq": seq, "idx": index, "bulletin": bulletin, "revision": revision,
                     "day": day, "count": count, "completed": done, "shown_s": shown,
                 }
             )  # fmt: skip
@@ -475,8 +567,8 @@ class HubStore:
         rest.append((
             self._fast_state,
             {
-                "board": board, "last_seen": heard_at(received, report.sent_at, seen_slack_s), "last_seq": seq,
-                "sent_at": epoch(report.sent_at),
+                "board": board, "last_seen": heard_at(received, report.sent_at, seen_slack_s), "last_epoch": report_epoch,
+                "last_seq": seq, "sent_at": epoch(report.sent_at),
                 "status": json.dumps(status.raw, ensure_ascii=False), "version": status.version,
                 "feed_sequence": status.feed_sequence, "feed_stale": status.feed_stale, "now_playing": status.now_playing,
                 "last_error": status.last_error, "disk_free": status.disk_free_bytes, "display_on": status.display_on,
@@ -505,28 +597,36 @@ class HubStore:
         rest.append((self._fast_rows_added, {"board": board, "day": self.local_day(received), "rows_added": rows}))
         return first, rest, rows
 
-    def ingest_screenshot(self, shot: Screenshot, thumb: bytes, received_at: datetime, keep: int, seen_slack_s: float = 300.0) -> bool:
-        """Store a verified screenshot and keep the newest `keep` of its board; True when already held.
+    def ingest_screenshot(self, shot: Screenshot, thumb: bytes, received_at: datetime, keep: int, seen_slack_s: float = 300.0) -> Ingested:
+        """Store a verified screenshot and keep the newest `keep` of its board (by the time each was taken).
 
-        Held already: its (board, seq) is stored, or it is at or below the newest one pruned (a replay).
+        A picture taken after every one the hub ever held of the board is new, whatever its seq: a board whose
+        database was lost numbers from 1 again, and its new pictures replace the old ones held under those seqs.
+        Any other is SAME when its (board, seq) holds these bytes, HELD when it holds other bytes or the seq is at
+        or below the newest one pruned (a replay: nothing stored, the board not shown as heard from).
         """
-        if shot.seq <= self.floors(shot.board)[1]:
-            return True
         received = epoch(received_at)
+        taken = epoch(shot.taken_at)
+        digest = hashlib.sha256(shot.png).digest()
+        row = {
+            "board": shot.board, "seq": shot.seq, "taken_at": taken, "received_at": received, "command": shot.command,
+            "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb, "sha256": digest,
+        }  # fmt: skip
+        s = t.screenshots.c
         try:
             with self.engine.begin() as conn:
-                inserted = conn.execute(
-                    self._insert_shot,
-                    {
-                        "board": shot.board, "seq": shot.seq, "taken_at": epoch(shot.taken_at), "received_at": received,
-                        "command": shot.command, "width": shot.width, "height": shot.height, "png": shot.png, "thumb": thumb,
-                    },
-                )  # fmt: skip
-                if inserted.fetchone() is None:  # RETURNING names no row: the (board, seq) was held already
-                    return True
+                newest = conn.execute(sa.select(t.board_state.c.screenshot_at).where(t.board_state.c.board == shot.board)).scalar()
+                if newest is None or taken > newest:
+                    conn.execute(self._replace_shot, row)
+                else:
+                    if shot.seq <= self.floors(shot.board)[1]:
+                        return Ingested.HELD
+                    if conn.execute(self._insert_shot, row).fetchone() is None:  # RETURNING names no row: the seq is held
+                        held = conn.execute(sa.select(s.sha256).where(s.board == shot.board, s.seq == shot.seq)).scalar()
+                        return Ingested.SAME if held == digest else Ingested.HELD
                 pruned = [row[0] for row in conn.execute(self._prune_shots, {"b": shot.board, "keep": keep})]
                 if pruned:
-                    self._raise_floors(conn, {shot.board: max(pruned)}, column="screenshot_seq")
+                    self._raise_floors(conn, {shot.board: max(pruned)})
                 conn.execute(
                     self._upsert_state_screenshot,
                     {
@@ -534,48 +634,57 @@ class HubStore:
                         "last_seen": heard_at(received, shot.taken_at, seen_slack_s),
                         "last_seq": 0,
                         "screenshot_seq": shot.seq,
-                        "screenshot_at": epoch(shot.taken_at),
+                        "screenshot_at": taken,
                     },
                 )
         except _content_errors() as exc:
             raise StoreError(f"screenshot {shot.board} seq {shot.seq}: the database cannot hold it: {_first_line(exc)}") from None
-        return False
+        return Ingested.STORED
 
     # --- the boards' limits: replays, daily quota, retention ----------------------------------------------
 
-    def floors(self, board: str) -> tuple[int, int]:
-        """(report seq, screenshot seq) at or below which the board's reports and screenshots were pruned."""
-        floors = self._floors
+    def floors(self, board: str, report_epoch: str = "") -> tuple[int, int]:
+        """(report seq in `report_epoch`, screenshot seq) at or below which the board's reports and screenshots were pruned."""
+        floors = self._report_floors
         if floors is None:
             with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(t.board_floors.c.board, t.board_floors.c.report_seq, t.board_floors.c.screenshot_seq))
-                floors = {row.board: (int(row.report_seq), int(row.screenshot_seq)) for row in rows}
+                reports = conn.execute(sa.select(t.report_floors.c.board, t.report_floors.c.epoch, t.report_floors.c.seq))
+                loaded = {(row.board, row.epoch): int(row.seq) for row in reports}
+                shots = conn.execute(sa.select(t.board_floors.c.board, t.board_floors.c.screenshot_seq))
+                loaded_shots = {row.board: int(row.screenshot_seq) for row in shots}
             with self._limits_lock:
-                if self._floors is None:
-                    self._floors = floors
-                floors = self._floors
-        return floors.get(board, (0, 0))
+                if self._report_floors is None:
+                    self._report_floors, self._shot_floors = loaded, loaded_shots
+                floors = self._report_floors
+        return floors.get((board, report_epoch), 0), self._shot_floors.get(board, 0)
 
-    def _raise_floors(self, conn: Any, highest: dict[str, int], column: str) -> None:
-        """Raise the boards' floors (in this transaction, and the cache with it) to the seqs just pruned."""
+    def _raise_floors(self, conn: Any, highest: dict[str, int]) -> None:
+        """Raise the boards' screenshot floors (in this transaction, and the cache with it) to the seqs just pruned."""
         self.floors("")  # loaded
         ins = self._insert(t.board_floors)
-        stored = t.board_floors.c[column]
+        stored = t.board_floors.c.screenshot_seq
         upsert = ins.on_conflict_do_update(
-            index_elements=["board"], set_={column: sa.case((ins.excluded[column] > stored, ins.excluded[column]), else_=stored)}
+            index_elements=["board"],
+            set_={"screenshot_seq": sa.case((ins.excluded.screenshot_seq > stored, ins.excluded.screenshot_seq), else_=stored)},
         )
-        conn.execute(
-            upsert,
-            [{"board": board, "report_seq": 0, "screenshot_seq": 0, column: seq} for board, seq in highest.items()],
-        )
-        assert self._floors is not None
+        conn.execute(upsert, [{"board": board, "report_seq": 0, "screenshot_seq": seq} for board, seq in highest.items()])
         with self._limits_lock:
             for board, seq in highest.items():
-                report_seq, screenshot_seq = self._floors.get(board, (0, 0))
-                if column == "report_seq":
-                    self._floors[board] = (max(report_seq, seq), screenshot_seq)
-                else:
-                    self._floors[board] = (report_seq, max(screenshot_seq, seq))
+                self._shot_floors[board] = max(self._shot_floors.get(board, 0), seq)
+
+    def _raise_report_floors(self, conn: Any, highest: dict[tuple[str, str], int]) -> None:
+        """Raise the floors of these (board, epoch)s (in this transaction, and the cache with it) to the seqs just pruned."""
+        self.floors("")  # loaded
+        ins = self._insert(t.report_floors)
+        stored = t.report_floors.c.seq
+        upsert = ins.on_conflict_do_update(
+            index_elements=["board", "epoch"], set_={"seq": sa.case((ins.excluded.seq > stored, ins.excluded.seq), else_=stored)}
+        )
+        conn.execute(upsert, [{"board": board, "epoch": key_epoch, "seq": seq} for (board, key_epoch), seq in highest.items()])
+        assert self._report_floors is not None
+        with self._limits_lock:
+            for key, seq in highest.items():
+                self._report_floors[key] = max(self._report_floors.get(key, 0), seq)
 
     def rows_added(self, board: str, day: str) -> int:
         """Rows the board added on the hub's `day` (cached: one query per board and day)."""
@@ -619,21 +728,28 @@ class HubStore:
             return conn.execute(sa.delete(p).where(p.c.id.in_(ids))).rowcount
 
         def totals(conn: Any) -> int:
-            keys = sa.select(pt.c.board, pt.c.seq, pt.c.idx).where(pt.c.day < cutoff_day).limit(batch)
-            return conn.execute(sa.delete(pt).where(sa.tuple_(pt.c.board, pt.c.seq, pt.c.idx).in_(keys))).rowcount
+            keys = sa.select(pt.c.board, pt.c.epoch, pt.c.seq, pt.c.idx).where(pt.c.day < cutoff_day).limit(batch)
+            return conn.execute(sa.delete(pt).where(sa.tuple_(pt.c.board, pt.c.epoch, pt.c.seq, pt.c.idx).in_(keys))).rowcount
 
-        def with_floors(table: sa.Table, column: str) -> Callable[[Any], int]:
-            def step(conn: Any) -> int:
-                keys = conn.execute(sa.select(table.c.board, table.c.seq).where(table.c.received_at < cutoff).limit(batch)).all()
-                if not keys:
-                    return 0
-                highest: dict[str, int] = {}
-                for board, seq in keys:
-                    highest[board] = max(highest.get(board, 0), int(seq))
-                self._raise_floors(conn, highest, column)
-                return conn.execute(sa.delete(table).where(sa.tuple_(table.c.board, table.c.seq).in_([tuple(k) for k in keys]))).rowcount
+        def reports(conn: Any) -> int:
+            keys = conn.execute(sa.select(r.c.board, r.c.epoch, r.c.seq).where(r.c.received_at < cutoff).limit(batch)).all()
+            if not keys:
+                return 0
+            highest: dict[tuple[str, str], int] = {}
+            for board, key_epoch, seq in keys:
+                highest[(board, key_epoch)] = max(highest.get((board, key_epoch), 0), int(seq))
+            self._raise_report_floors(conn, highest)
+            return conn.execute(sa.delete(r).where(sa.tuple_(r.c.board, r.c.epoch, r.c.seq).in_([tuple(k) for k in keys]))).rowcount
 
-            return step
+        def screenshots(conn: Any) -> int:
+            keys = conn.execute(sa.select(s.c.board, s.c.seq).where(s.c.received_at < cutoff).limit(batch)).all()
+            if not keys:
+                return 0
+            highest: dict[str, int] = {}
+            for board, seq in keys:
+                highest[board] = max(highest.get(board, 0), int(seq))
+            self._raise_floors(conn, highest)
+            return conn.execute(sa.delete(s).where(sa.tuple_(s.c.board, s.c.seq).in_([tuple(k) for k in keys]))).rowcount
 
         def commands(conn: Any) -> int:
             keys = sa.select(c.c.board, c.c.id).where(c.c.received_at < cutoff).limit(batch)
@@ -641,8 +757,8 @@ class HubStore:
 
         in_batches("plays", plays)
         in_batches("play_totals", totals)
-        in_batches("reports", with_floors(r, "report_seq"))
-        in_batches("screenshots", with_floors(s, "screenshot_seq"))
+        in_batches("reports", reports)
+        in_batches("screenshots", screenshots)
         in_batches("commands_done", commands)
         with self.engine.begin() as conn:  # the quota's counts are needed for today only
             deleted["board_day_rows"] = conn.execute(sa.delete(q).where(q.c.day < self.local_day(epoch(now) - 2 * 86400.0))).rowcount
@@ -843,11 +959,12 @@ class HubStore:
             return list(conn.execute(query))
 
     def screenshot_list(self, board: str) -> list[sa.Row[Any]]:
+        """The board's screenshots held, newest taken first (seqs start again when a board's database is lost)."""
         s = t.screenshots
         query = (
             sa.select(s.c.board, s.c.seq, s.c.taken_at, s.c.received_at, s.c.command, s.c.width, s.c.height)
             .where(s.c.board == board)
-            .order_by(s.c.seq.desc())
+            .order_by(s.c.taken_at.desc(), s.c.seq.desc())
         )
         with self.engine.connect() as conn:
             return list(conn.execute(query))
