@@ -3,6 +3,9 @@
 Each test is named after what the attacker does, and uses real things: zip files built byte by byte,
 text files, a signed feed on a real local HTTP server, SQLite, a FIFO that never finishes reading,
 a child process that is sent SIGTERM.
+
+The time bounds here tell bounded work from the hangs the review saw (13 s to minutes before the fixes),
+with room for a loaded CI machine: they are not speed goals, which bench/ measures.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ def test_zip_bomb_docx_is_refused_within_a_second_in_bounded_memory(tmp_path: Pa
     assert bomb.stat().st_size < 400_000  # the review's was 175 KB
     said, seconds, peak_kib = decode_in_a_child(bomb)
     assert said.startswith("refused: ") and "bom.docx: " in said and "word/document.xml" in said, said
-    assert seconds < 1.0
+    assert seconds < 5.0
     baseline_said, _, baseline_kib = decode_in_a_child(minimal_docx(tmp_path / "nho.docx", document_xml("Tiêu đề", "Nội dung.")))
     assert baseline_said == "read: 9 characters"
     assert peak_kib - baseline_kib < 40 * 1024, f"{(peak_kib - baseline_kib) // 1024} MiB more than reading a small notice"
@@ -167,7 +170,7 @@ def test_docx_of_small_paragraphs_filling_document_xml_to_its_cap_is_refused_wit
         streamed_member(package, "word/document.xml", empty_paragraph * 1000, DOCUMENT_XML_CAP - 1024, DOCUMENT_HEAD, DOCUMENT_TAIL)
     said, seconds, peak_kib = decode_in_a_child(path)
     assert said.startswith("refused: ") and "paragraphs" in said, said
-    assert seconds < 1.0
+    assert seconds < 5.0
     assert peak_kib < 200 * 1024
 
 
@@ -183,7 +186,7 @@ def test_docx_with_a_second_document_xml_is_refused(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(MediaError, match=r"hai-ban\.docx: .*word/document\.xml.* twice"):
         read_docx(path)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_docx_with_two_members_named_alike_but_for_case_is_refused(tmp_path: Path) -> None:
@@ -239,7 +242,7 @@ def test_docx_of_sixty_thousand_members_is_refused_before_the_directory_is_read(
     started = time.monotonic()
     with pytest.raises(MediaError, match=r"nhieu-tep\.docx: .*members"):
         read_docx(path)
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 1.0
 
 
 def test_docx_whose_rels_point_at_another_huge_part_is_refused(tmp_path: Path) -> None:
@@ -254,7 +257,7 @@ def test_docx_whose_rels_point_at_another_huge_part_is_refused(tmp_path: Path) -
     started = time.monotonic()
     with pytest.raises(MediaError, match=r"lac-huong\.docx: word/khac\.xml unpacks to \d+ bytes"):
         read_docx(path)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_docx_of_5000_paragraphs_in_2_kb_is_refused_well_under_a_second(tmp_path: Path) -> None:
@@ -263,7 +266,7 @@ def test_docx_of_5000_paragraphs_in_2_kb_is_refused_well_under_a_second(tmp_path
     started = time.monotonic()
     with pytest.raises(MediaError, match=rf"nam-nghin\.docx: .*over {MAX_BODY_LINES} paragraphs"):
         read_docx(path)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.5
 
 
 def test_docx_of_a_book_is_refused(tmp_path: Path) -> None:
@@ -283,7 +286,7 @@ def test_docx_at_the_limits_is_read(tmp_path: Path) -> None:
     started = time.monotonic()
     title, body = read_docx(path)
     assert title == "Danh sách hộ nhận hỗ trợ" and body.split("\n\n") == lines
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_docx_with_a_table_of_merged_rows_by_the_thousand_is_read_or_refused_quickly(tmp_path: Path) -> None:
@@ -297,7 +300,7 @@ def test_docx_with_a_table_of_merged_rows_by_the_thousand_is_read_or_refused_qui
         assert read_docx(path) == ("Thông báo", "Ô gộp")
     except MediaError as exc:
         assert "bang-gop.docx: " in str(exc)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0
 
 
 def test_docx_whose_decode_outlasts_its_budget_is_abandoned(tmp_path: Path) -> None:
@@ -590,7 +593,7 @@ def test_typesetting_a_body_of_200_000_characters_stops_at_a_turns_pages(fonts: 
     body = "Kính mời bà con thôn Đông đến nhà văn hóa lúc 19 giờ. " * 4000
     started = time.monotonic()
     pages = set_text(fonts, "Thông báo", body, 1700, 800, layout.min_body_px, layout.max_body_px)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0
     assert len(pages) == 15 and all(page.count == 15 for page in pages)
     assert pages[-1].body.lines[-1].endswith("(còn tiếp)")
 
@@ -604,7 +607,7 @@ def test_notice_of_2000_short_lines_composes_at_1080p_in_well_under_a_second(fon
     bulletin = parse_bulletin_text("dong", body)
     started = time.monotonic()
     slide = compose(Playable(bulletin), Layout.for_size(1920, 1080), fonts)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0
     assert len(slide.pages) <= 15
 
 
@@ -637,7 +640,7 @@ def test_image_whose_caption_is_a_notice_at_the_caps_composes_in_well_under_a_se
     bulletin = parse_bulletin(data, BulletinInput("list.toml", Source.PLAYLIST))
     started = time.monotonic()
     compose(Playable(bulletin, picture), Layout.for_size(1920, 1080), fonts)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0
 
 
 def test_ellipsizing_a_word_of_20000_characters_is_quick(fonts: FontBook) -> None:
@@ -647,7 +650,7 @@ def test_ellipsizing_a_word_of_20000_characters_is_quick(fonts: FontBook) -> Non
     font = fonts.get(30)
     started = time.monotonic()
     cut = ellipsize("x" * MAX_BODY_CHARS, font, 500)
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 2.0
     assert cut.endswith("…") and font.size(cut)[0] <= 500 < font.size(cut[:-1] + "x…")[0]
 
 
@@ -660,7 +663,7 @@ def test_ticker_of_a_feed_of_a_hundred_long_titles_is_set_in_a_blink(display: No
     titles = [f"Thông báo số {n}: " + "về việc tổ chức tiêm chủng mở rộng cho trẻ em " * 10 for n in range(100)]
     started = time.monotonic()
     ticker.set_items(titles)
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 2.0
     assert len(ticker.tiles) <= 30
     assert sum(tile.get_width() * tile.get_height() for tile in ticker.tiles) * 4 < 64 * 1024 * 1024
     assert ticker.items[0].startswith("Thông báo số 0: ") and ticker.items[0].endswith("…")
