@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -93,7 +94,9 @@ def rules_of(config: BoardConfig) -> Rules:
 
 SlideKey = tuple[str, object]  # (bulletin id, revision) or ("", date) for the idle slide
 CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often
+CACHED_PAGES = 8  # and not more pages than this between them (7 MB a page at 1080p; a PDF brings up to 30)
 FIRST_SLIDE_SECONDS = 2.0  # how long the first frame waits for the first slide before the idle slide goes up
+UNREPORTED_PLAYS = 100  # plays kept on a board without a hub, which nobody takes
 
 
 def signed_time(config: BoardConfig) -> datetime | None:
@@ -112,6 +115,16 @@ def signed_time(config: BoardConfig) -> datetime | None:
         if not exc.repeat:  # a full disk is told once, by whichever job meets it first
             log.error("%s", exc)
         return None
+
+
+def displayable(page: pygame.Surface, frame: pygame.Surface) -> pygame.Surface:
+    """`page` in the frame's pixel format, for fast blits: converted only if it is not in it already.
+
+    The composer draws into surfaces of the display's format: a copy (7 MB a page at 1080p) would
+    only double each slide for a moment, leaving a hole in the heap.
+    """
+    same = page.get_bitsize() == frame.get_bitsize() and page.get_masks() == frame.get_masks()
+    return page if same and not page.get_flags() & pygame.SRCALPHA else page.convert()
 
 
 def slide_key(playable: Playable | None, now: datetime) -> SlideKey:
@@ -158,7 +171,7 @@ class Player:
         self.time.learn(signed_time(config), clock.monotonic())
         now, _, _ = self.time.read(clock.now(), clock.monotonic())
         self.schedule = Schedule.start(rules_of(config), self.content, now)
-        self.plays = PlayLog()
+        self.plays = PlayLog(limit=None if config.report is not None else UNREPORTED_PLAYS)
         self._cut: str | None = None  # why the play on screen is being cut, decided when the schedule moved on
         self._screen_on: bool | None = None
         self.reporter = None
@@ -199,6 +212,8 @@ class Player:
         """New bulletins (a feed accepted, the inbox changed): the engine decides what that changes."""
         self.content, self.waiting = playables, waiting
         self.schedule.replace(self.eligible(), self.now()[0] if now is None else now)
+        held = {(p.bulletin.id, p.bulletin.revision) for p in playables}
+        self._let_go(lambda key: not key[0] or key in held)  # revisions superseded, bulletins withdrawn
 
     def now(self) -> tuple[datetime, float]:
         """The time to play by and the monotonic reading; a step of the wall clock is handled here, once."""
@@ -243,11 +258,23 @@ class Player:
                 self.failed.add((playable.bulletin.id, playable.bulletin.revision))
                 self.schedule.replace(self.eligible(), now)
             return None
-        slide = Slide(composed.playable, tuple(page.convert() for page in composed.pages), composed.weights, live=composed.live)
+        pages = tuple(displayable(page, self.output.frame) for page in composed.pages)
+        slide = Slide(composed.playable, pages, composed.weights, live=composed.live)
         self._ready[key] = slide
-        while len(self._ready) > CACHED_SLIDES:
+        while len(self._ready) > 1 and (len(self._ready) > CACHED_SLIDES or sum(len(s.pages) for s in self._ready.values()) > CACHED_PAGES):
             self._ready.popitem(last=False)
         return slide
+
+    def _let_go(self, keep: Callable[[SlideKey], bool]) -> None:
+        """Forget composed slides, and compositions under way, that no turn will ask for.
+
+        A slide composed for a revision since replaced, or a bulletin withdrawn, is never asked for
+        again: kept, its pages (7 MB apiece at 1080p) would be held for as long as the board runs.
+        """
+        for key in [key for key in self._jobs if not keep(key)]:
+            self._jobs.pop(key).cancel()  # one already running finishes and is dropped with its result
+        for key in [key for key in self._ready if not keep(key)]:
+            del self._ready[key]
 
     def _show(self, decision: Decision, now: datetime, *, wait: float = 0.0) -> None:
         """Put the decided turn on screen if its slide is ready; otherwise keep what is there."""
@@ -276,6 +303,9 @@ class Player:
         playing = playable_now(self.eligible(), self.config.board.id, now)
         self.frame.set_ticker(ticker_items(self.config, playing))
         upcoming = self.schedule.peek_next()
+        next_key = slide_key(upcoming, now) if upcoming is not None else None
+        for key in [key for key in self._jobs if key != next_key]:  # composed ahead for a turn that went otherwise
+            self._jobs.pop(key).cancel()
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
 

@@ -43,9 +43,14 @@ class Play:
 
 
 class PlayLog:
-    """The slide on screen and the plays that ended, until the reporter takes them (thread-safe)."""
+    """The slide on screen and the plays that ended, until the reporter takes them (thread-safe).
 
-    def __init__(self) -> None:
+    `limit`: on a board without a hub nobody takes them, and a board plays thousands of turns a day for
+    months, so only the latest `limit` are kept. None (a reporter takes them) keeps every one.
+    """
+
+    def __init__(self, *, limit: int | None = None) -> None:
+        self.limit = limit
         self._lock = threading.Lock()
         self._current: tuple[Playable, datetime, float | None, float] | None = None  # (playable, start, monotonic start, planned s)
         self._done: list[Play] = []
@@ -84,6 +89,8 @@ class PlayLog:
             completed = shown >= planned - COMPLETED_SLACK_S
             play = Play(playable.bulletin.id, playable.bulletin.revision, started, shown, completed, None if completed else reason)
             self._done.append(play)
+            if self.limit is not None and len(self._done) > self.limit:
+                del self._done[: len(self._done) - self.limit]
             return play
 
     def take(self) -> list[Play]:
