@@ -9,8 +9,11 @@ connection after the hub has answered, a hub database made by the schema before 
 
 from __future__ import annotations
 
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -41,6 +44,7 @@ from tests import hub_schema_v1 as v1
 from tests.hubserver import START, envelope_of, minutes, play, report_body, serve, write_hub_config
 from tests.test_player import THREE, board
 
+ROOT = Path(__file__).resolve().parent.parent
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=HCM)
 E1, E2 = "9f2c41d07a3be815", "04d5e6f708192a3b"
@@ -441,6 +445,76 @@ def test_a_hub_database_made_before_epochs_is_upgraded_in_place_and_keeps_every_
         assert totals == {"hq-old": 7, "hq-e1": 1, "hq-new": 6}
     store = HubStore.open(url, HCM)  # opened again: nothing more to do
     store.close()
+
+
+def test_a_hub_upgrade_killed_at_any_moment_leaves_the_old_database_whole_and_the_next_start_finishes_it(
+    tmp_path: Path, database: str
+) -> None:
+    """`signage hub --add-user` (any start) upgrades a database of schema 1. Killed with SIGKILL (a power cut, an
+    impatient administrator) a little later each time, from the moment it says it begins until it gets to the end:
+    each time the database is schema 1 whole, never half upgraded, and the start that is let run upgrades it."""
+    url = database_url(tmp_path / "hub.toml", database)
+    v1_database(url)
+    rows = 300_000  # a year of a few boards: the upgrade lasts long enough to be killed in its every step
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for table in ("reports", "play_totals"):
+                if engine.dialect.name == "postgresql":  # no autovacuum worker on them (a superuser's: it would keep the drop waiting)
+                    conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+                values = "x, x, x" if table == "reports" else "x, 0, 'hq-1', 1, '2026-11-20', 1, 1, 1.0"
+                conn.exec_driver_sql(
+                    f"WITH RECURSIVE n(x) AS (SELECT 100 UNION ALL SELECT x + 1 FROM n WHERE x < {rows + 99}) "
+                    f"INSERT INTO {table} SELECT '{BOARD}', {values} FROM n"
+                )
+    finally:
+        engine.dispose()
+
+    def looked_at() -> tuple[str, set[str], set[str], int, int]:
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                version = conn.execute(sa.text("SELECT value FROM settings WHERE key = 'schema_version'")).scalar_one()
+                reports = conn.execute(sa.text("SELECT count(*) FROM reports")).scalar_one()
+                totals = conn.execute(sa.text("SELECT count(*) FROM play_totals")).scalar_one()
+            seen = sa.inspect(engine)
+            changed = ("reports", "play_totals", "board_state", "screenshots")
+            columns = {column["name"] for table in changed for column in seen.get_columns(table)}
+            tables = set(seen.get_table_names())
+            return version, columns, tables, reports, totals
+        finally:
+            engine.dispose()
+
+    config = write_hub_config(tmp_path, {BOARD: Ed25519PrivateKey.generate()}, database=database)
+    command = [sys.executable, "-m", "signage", "hub", "--config", str(config), "--add-user", "an"]
+    delay, kills = 0.0, 0
+    while True:
+        upgrading = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        assert upgrading.stdin is not None and upgrading.stderr is not None
+        upgrading.stdin.write("mật-khẩu-đủ-dài\n")
+        upgrading.stdin.close()
+        said = ""
+        while "upgrading the hub's database to schema 2" not in said:  # other warnings may come first
+            line = upgrading.stderr.readline()
+            assert line, f"no upgrade began: {said}"
+            said += line
+        try:
+            upgrading.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            upgrading.send_signal(signal.SIGKILL)
+            kills += 1
+        upgrading.wait(timeout=60)
+        version, columns, _, reports, totals = looked_at()
+        if version == "2":  # done (and the kill, if any, came after its commit)
+            break
+        assert not columns & {"epoch", "sha256", "last_epoch"}, f"half upgraded, killed after {delay:.2f} s: {columns}"
+        assert (reports, totals) == (rows + 4, rows + 1)
+        assert upgrading.returncode != 0
+        delay += 0.15
+    assert kills >= 3, "the upgrade was too quick to be killed in its steps"
+    version, columns, tables, reports, totals = looked_at()
+    assert version == "2" and {"epoch", "sha256", "last_epoch"} <= columns and "report_floors" in tables
+    assert (reports, totals) == (rows + 4, rows + 1)
 
 
 # -- the field itself ------------------------------------------------------------------------------------
