@@ -84,7 +84,7 @@ def test_an_officer_signs_in_and_sees_every_board_with_its_screenshot(chromium_b
 
         page.click("text=UBND xã Tan Quan")
         page.wait_for_url(url + "/boards/tan-quan")
-        board_shot = page.locator("img[src='/screenshots/tan-quan/2.thumb.png']")
+        board_shot = page.locator("img[src^='/screenshots/tan-quan/2.thumb.png?v=']")
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=board_shot.element_handle())
         png = page.request.get(url + "/screenshots/tan-quan/2.png")
         assert png.ok and Image.open(io.BytesIO(png.body())).size == (640, 360)

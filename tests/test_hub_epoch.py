@@ -371,6 +371,37 @@ def test_screenshots_after_the_boards_database_is_lost_are_stored_not_taken_for_
         assert hub.store.board_state(BOARD).screenshot_seq == sent[-1]
 
 
+def test_an_officers_browser_that_kept_a_boards_old_screenshot_is_sent_the_new_picture_under_the_same_seq(
+    tmp_path: Path, database: str
+) -> None:
+    """Pictures are cached a day by the officers' browsers: the address must change with the picture, now that a
+    board's new life replaces an old picture under its seq."""
+    import re
+
+    from signage.district.hub.app import hash_password
+    from tests.hubserver import screenshot_envelope
+
+    key = Ed25519PrivateKey.generate()
+    with running_hub(tmp_path, database, key, Clock(START + timedelta(days=1))) as hub:
+        hub.store.set_user("an", hash_password("mật-khẩu-đủ-dài"), START)
+        officer = requests.Session()
+        assert officer.post(hub.url + "/login", data={"username": "an", "password": "mật-khẩu-đủ-dài"}, timeout=10).ok
+
+        def addresses() -> set[str]:
+            pages = officer.get(hub.url + "/", timeout=10).text + officer.get(hub.url + f"/boards/{BOARD}", timeout=10).text
+            return set(re.findall(r'(?:href|src)="(/screenshots/[^"]+)"', pages))
+
+        old = screenshot_envelope(key, BOARD, 4, taken_at=START)
+        assert hub.post(old, "/report/screenshot").json()["duplicate"] is False
+        before = addresses()
+        new = screenshot_envelope(key, BOARD, 4, taken_at=START + timedelta(hours=20), size=(64, 36))
+        assert hub.post(new, "/report/screenshot").json()["duplicate"] is False  # the board's new life, seq 4 again
+        after = addresses()
+        assert len(before) == len(after) == 2 and not before & after, (before, after)  # picture and thumbnail, each anew
+        big = next(address for address in after if ".thumb." not in address)
+        assert officer.get(hub.url + big, timeout=10).content == hub.store.screenshot_png(BOARD, 4)
+
+
 # -- a hub database made before epochs ---------------------------------------------------------------------
 
 
