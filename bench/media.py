@@ -844,7 +844,7 @@ def bench(args: argparse.Namespace) -> None:
             "dropped = decoded but overtaken by the next frame before it was shown (VideoPlayback.stats.dropped); "
             "picture behind = clock - pts of the frame on screen",
             "decode path: VideoClip(clip, slide area) then next_frame into a lent ring until the end, in a fresh process, as the "
-            "decoder thread does (frame threads AUTO; scaled in YUV, bilinear, one thread; then BGRA unscaled; copied into the ring); "
+            "decoder thread does (frame threads AUTO; scaled in YUV, bilinear, then BGRA unscaled, slice threads; copied into the ring); "
             "floor: ffmpeg -threads 0 -vf scale=W:H:flags=bilinear,format=yuv420p,scale,format=bgra -f null, the same two passes "
             "to the same frames; taken in turn, ratio per round, median",
         ],
