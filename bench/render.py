@@ -401,14 +401,16 @@ def worker_frames(size: tuple[int, int], driver: str) -> dict[str, Any]:
     import pygame
 
     from signage.config import BoardConfig, DisplaySection
+    from signage.content import load_content
     from signage.model import Kind
     from signage.paths import LOGO
-    from signage.player import load_content, load_logo, ticker_items
     from signage.render.composer import compose
     from signage.render.fonts import FontBook
     from signage.render.frame import Frame
+    from signage.render.header import load_logo
     from signage.render.layout import Layout
     from signage.render.output import DisplayOutput, HeadlessOutput, Output
+    from signage.render.ticker import ticker_items
 
     config = BoardConfig.demo()
     output: Output = HeadlessOutput(DisplaySection(size=size)) if driver == "dummy" else DisplayOutput(DisplaySection())

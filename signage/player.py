@@ -7,7 +7,6 @@ composer's worker, so the screen never waits on a decode and never shows a gap.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -34,11 +33,13 @@ from signage.kiosk.power import ScreenPower
 from signage.model import Action, Kind, Playable, Priority
 from signage.paths import LOGO
 from signage.render.composer import Composer, Slide
-from signage.render.fonts import FontBook, FontFiles
+from signage.render.fonts import FontBook, font_files
 from signage.render.frame import Frame
+from signage.render.header import load_logo
 from signage.render.layout import Layout
-from signage.render.output import Output
+from signage.render.output import Output, save_png
 from signage.render.slides import idle_slide
+from signage.render.ticker import ticker_items
 from signage.report.plays import PlayLog
 
 log = logging.getLogger(__name__)
@@ -65,26 +66,6 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
-
-
-def font_files(config: BoardConfig) -> FontFiles:
-    defaults = FontFiles()
-    return FontFiles(regular=config.display.font or defaults.regular, bold=config.display.font_bold or defaults.bold)
-
-
-def load_logo(path: Path) -> pygame.Surface | None:
-    try:
-        return pygame.image.load(path).convert_alpha()
-    except (pygame.error, FileNotFoundError, OSError) as exc:
-        log.error("%s: cannot load logo (%s); the header goes without it", path, exc)
-        return None
-
-
-def ticker_items(config: BoardConfig, playables: list[Playable]) -> list[str]:
-    """The standing message, then the titles of what may play, emergencies first."""
-    ranked = sorted(playables, key=lambda p: p.bulletin.priority is not Priority.EMERGENCY)
-    items = [config.ticker.text] if config.ticker.text else []
-    return items + [p.bulletin.title for p in ranked]
 
 
 def rules_of(config: BoardConfig) -> Rules:
@@ -559,20 +540,6 @@ class Player:
     def install_signal_handlers(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop_event.set())
-
-
-def save_png(surface: pygame.Surface, path: Path) -> None:
-    """Write a PNG so that a reader never sees half a file: temporary name, fsync, rename; StoreError if it cannot."""
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(surface, str(temporary))
-        with temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except (OSError, pygame.error) as exc:
-        temporary.unlink(missing_ok=True)
-        raise StoreError(f"{path}: cannot write the PNG: {exc}") from None
 
 
 def _save_screenshot(surface: pygame.Surface, path: Path) -> None:

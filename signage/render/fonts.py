@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pygame
 
+from signage.config import BoardConfig
 from signage.paths import FONT_BOLD, FONT_REGULAR
 
 log = logging.getLogger(__name__)
@@ -73,3 +74,9 @@ def _usable(path: Path) -> Path | None:
         reason = "file not found" if not path.exists() else f"not a usable font ({exc})"
         log.error("%s: %s; falling back to the built-in face (Vietnamese may lack marks)", path, reason)
         return None
+
+
+def font_files(config: BoardConfig) -> FontFiles:
+    """The board's own fonts where its config names them, else the bundled Noto Sans."""
+    defaults = FontFiles()
+    return FontFiles(regular=config.display.font or defaults.regular, bold=config.display.font_bold or defaults.bold)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pygame
 
@@ -11,6 +13,8 @@ from signage.render.fonts import FontBook
 from signage.render.slides import gradient
 from signage.render.typeset import ellipsize
 from signage.vi import WEEKDAYS, format_clock, format_date
+
+log = logging.getLogger(__name__)
 
 
 class Header:
@@ -78,3 +82,11 @@ class Header:
             date_surface = self.date_font.render(date, True, theme.HEADER_TEXT)
             target.blit(date_surface, date_surface.get_rect(midright=(right - self.clock_w - self.pad, mid)))
         return self.clock_rect
+
+
+def load_logo(path: Path) -> pygame.Surface | None:
+    try:
+        return pygame.image.load(path).convert_alpha()
+    except (pygame.error, FileNotFoundError, OSError) as exc:
+        log.error("%s: cannot load logo (%s); the header goes without it", path, exc)
+        return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Protocol
 
 import pygame
 
 from signage.config import DisplaySection
-from signage.errors import DisplayError
+from signage.errors import DisplayError, StoreError
 from signage.paths import invocation
 
 
@@ -151,3 +152,17 @@ class DisplayOutput:
 
     def close(self) -> None:
         pygame.display.quit()
+
+
+def save_png(surface: pygame.Surface, path: Path) -> None:
+    """Write a PNG so that a reader never sees half a file: temporary name, fsync, rename; StoreError if it cannot."""
+    temporary = path.with_name(f".{path.stem}.tmp.png")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(surface, str(temporary))
+        with temporary.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except (OSError, pygame.error) as exc:
+        temporary.unlink(missing_ok=True)
+        raise StoreError(f"{path}: cannot write the PNG: {exc}") from None

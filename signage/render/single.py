@@ -21,12 +21,14 @@ from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
 from signage.model import MEDIA_TYPES, BulletinInput, Playable, Source, parse_bulletin
 from signage.paths import LOGO
-from signage.player import font_files, load_logo, save_png, ticker_items
 from signage.playlist import describe_media, load_playlist, playable_from_table
 from signage.render.composer import compose
-from signage.render.fonts import FontBook
+from signage.render.fonts import FontBook, font_files
 from signage.render.frame import Frame
+from signage.render.header import load_logo
 from signage.render.layout import Layout
+from signage.render.output import save_png
+from signage.render.ticker import ticker_items
 
 
 def resolve_source(config: BoardConfig, source: str) -> Playable:

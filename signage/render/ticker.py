@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import pygame
 
+from signage.config import BoardConfig
+from signage.model import Playable, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
 
@@ -88,3 +90,10 @@ class Ticker:
             index += 1
         target.set_clip(clip)
         return rect
+
+
+def ticker_items(config: BoardConfig, playables: list[Playable]) -> list[str]:
+    """The standing message, then the titles of what may play, emergencies first."""
+    ranked = sorted(playables, key=lambda p: p.bulletin.priority is not Priority.EMERGENCY)
+    items = [config.ticker.text] if config.ticker.text else []
+    return items + [p.bulletin.title for p in ranked]
