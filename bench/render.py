@@ -20,14 +20,24 @@ What it measures, per resolution:
    by side. Without --config the headless player draws 1920x1080, so the dummy 4K run uses a copy of the demo
    board config with [display] size = "3840x2160".
 
+Beside two figures, their floor, measured in the same run (absolute times move from machine to machine; the
+ratio holds): the image slide's compose beside Pillow alone decoding the same photo in draft mode and resizing it
+to the same size with the same filter (`photo_floor`, 7 runs taken in turn with compose); the 60 fps ticker's CPU
+beside a bare pygame process presenting the same strip at 60 fps (`worker_ticker_floor`, run side by side with
+the players; CPU of both from each thread's /proc schedstat, in ns; the ratio per quarter of the window).
+
 Goals, at 1080p: a static slide with the clock < 1 % of one core; with a 60 fps ticker < 5 %, no dropped ticker
 frames; an image slide from a 12 MP JPEG composed in < 100 ms (off the main loop); first frame < 1.5 s;
-peak RSS < 150 MB at 1080p and < 450 MB at 4K.
+peak RSS < 150 MB at 1080p and < 450 MB at 4K. At any size: compose within 1.15x its floor, the ticker's CPU
+within 1.5x its floor.
+
+Headless players run with --no-screenshots (--headless alone saves a PNG every 5 s, which is not the player's cost).
 
 It prints figures next to the goals; it asserts nothing and passes or fails nothing. Every player, worker and
 Xvfb it starts is stopped on the way out, error or not. A full run takes about 3 minutes on 2 cores.
 
-    .venv/bin/python bench/render.py [--quick] [--only dummy|x11]
+    .venv/bin/python bench/render.py [--quick] [--only dummy|x11] [--phases compose,frames,start,cpu,rss]
+                                     [--sizes 1920x1080,3840x2160] [--rounds N]
 """
 
 from __future__ import annotations
