@@ -339,6 +339,34 @@ def worker_compose(size: tuple[int, int], photo_playlist: Path) -> dict[str, Any
     return result
 
 
+def floor_strip(rect: Any, items: Sequence[str]) -> tuple[Any, int]:
+    """The ticker's strip as the floor presents it: drawn once, a cycle and a screen wide; and the cycle's width.
+
+    With pygame alone: the bundled bold face at the ticker's size, each title then a dot, on the ticker's fill
+    (tests/test_render_floors.py holds it to the player's own strip, pixel for pixel).
+    """
+    import pygame
+
+    from signage.paths import FONT_BOLD
+    from signage.render import theme
+
+    pygame.font.init()
+    font = pygame.font.Font(FONT_BOLD, max(9, round(rect.height * 0.52)))
+    dot = max(2, rect.height // 10)
+    segments = [font.render(item, True, theme.TICKER_TEXT) for item in items]
+    cycle = sum(segment.get_width() + dot * 8 for segment in segments)
+    strip = pygame.Surface((cycle + rect.width, rect.height)).convert()
+    strip.fill(theme.TICKER_FILL)
+    x = 0
+    while x < strip.get_width():
+        for segment in segments:
+            strip.blit(segment, segment.get_rect(midleft=(x, rect.height // 2)))
+            x += segment.get_width()
+            pygame.draw.circle(strip, theme.TICKER_DOT, (x + dot * 4, rect.height // 2), dot)
+            x += dot * 8
+    return strip, cycle
+
+
 def worker_ticker_floor(size: tuple[int, int], driver: str, seconds: float, items: list[str]) -> dict[str, Any]:
     """The 60 fps ticker's floor: a bare pygame loop presenting the same strip, and nothing else.
 
@@ -353,8 +381,6 @@ def worker_ticker_floor(size: tuple[int, int], driver: str, seconds: float, item
     os.environ["SDL_FRAMEBUFFER_ACCELERATION"] = "0"
     import pygame
 
-    from signage.paths import FONT_BOLD
-    from signage.render import theme
     from signage.render.layout import Layout
 
     pygame.display.init()
@@ -372,21 +398,8 @@ def worker_ticker_floor(size: tuple[int, int], driver: str, seconds: float, item
         def present(rect: pygame.Rect) -> None:
             pygame.display.update(rect)
 
-    pygame.font.init()
     rect = Layout.for_size(*size).ticker
-    font = pygame.font.Font(FONT_BOLD, max(9, round(rect.height * 0.52)))
-    dot = max(2, rect.height // 10)
-    segments = [font.render(item, True, theme.TICKER_TEXT) for item in items]
-    cycle = sum(segment.get_width() + dot * 8 for segment in segments)
-    strip = pygame.Surface((cycle + rect.width, rect.height)).convert()
-    strip.fill(theme.TICKER_FILL)
-    x = 0
-    while x < strip.get_width():
-        for segment in segments:
-            strip.blit(segment, segment.get_rect(midleft=(x, rect.height // 2)))
-            x += segment.get_width()
-            pygame.draw.circle(strip, theme.TICKER_DOT, (x + dot * 4, rect.height // 2), dot)
-            x += dot * 8
+    strip, cycle = floor_strip(rect, items)
     speed = rect.height * 2.2
     period = 1 / FPS
     frames = 0

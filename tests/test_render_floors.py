@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -16,7 +17,10 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 from signage.render import theme
 from signage.render.fonts import FontBook
 from signage.render.header import Header
+from signage.render.layout import Layout
 from signage.render.ticker import Ticker
+
+from .conftest import ROOT
 
 TITLES = ["Lịch tiêm chủng mở rộng tháng 12", "Thông báo họp dân ấp 2", "Phòng, chống bão lũ"]
 
@@ -147,3 +151,25 @@ def test_a_video_frame_scaled_then_converted_matches_the_one_pass_conversion(tmp
     per_channel = ImageStat.Stat(difference).mean
     assert max(per_channel) < 2.0, per_channel  # the same picture, give or take chroma rounding at edges
     assert sum(difference.convert("L").point(lambda v: 255 if v > 48 else 0).histogram()[255:]) / (width * height) < 0.002
+
+
+def test_the_tickers_floor_presents_the_very_strip_the_player_presents(display, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/render.py's floor is honest only if it shows the same pixels: same face, size, titles, dots and fill."""
+    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "bench" / "render.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up there
+    spec.loader.exec_module(bench)
+    for size in ((1920, 1080), (3840, 2160)):
+        rect = Layout.for_size(*size).ticker
+        items = [bench.STANDING_TEXT, bench.STATIC_TITLE]
+        strip, cycle = bench.floor_strip(rect, items)
+        frame = pygame.Surface(size).convert()
+        ticker = Ticker(rect, FontBook())
+        ticker.set_items(items)
+        assert ticker.cycle == cycle
+        for offset in (0, 517, cycle - 3):
+            ticker.offset = float(offset)
+            ticker.draw(frame)
+            window = strip.subsurface(pygame.Rect(offset, 0, rect.width, rect.height))
+            assert ticker_pixels(ticker, frame) == pygame.image.tobytes(window, "RGB"), (size, offset)
