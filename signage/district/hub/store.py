@@ -401,9 +401,8 @@ class HubStore:
 
     def _held_as(self, cursor: Any, first: dict[str, Any]) -> Ingested:
         """A report whose (board, epoch, seq) is held: the same bytes, other bytes, or bytes not known (see Ingested)."""
-        r = t.reports.c
-        marker = "?" if self.dialect == "sqlite" else "%s"
-        cursor.execute(f"SELECT {r.sha256.name} FROM reports WHERE board = {marker} AND epoch = {marker} AND seq = {marker}",
+        marker = "?" if self.dialect == "sqlite" else "%s"  # a DB-API cursor of the ingest's own connection
+        cursor.execute(f"SELECT sha256 FROM reports WHERE board = {marker} AND epoch = {marker} AND seq = {marker}",
                        (first["board"], first["epoch"], first["seq"]))  # fmt: skip
         row = cursor.fetchone()
         if row is None or row[0] is None:  # pruned since, or stored by a hub before schema 2
