@@ -121,7 +121,7 @@ def loads_strict(raw: bytes, origin: str, error: type[SignageError] = FeedReject
         raise error(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:  # the C scanner guards its recursion: a hostile nesting ends here, not in a crash
         raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}") from None
-    if _depth(value) > MAX_JSON_DEPTH:
+    if json_depth(value) > MAX_JSON_DEPTH:
         raise error(f"{origin}: JSON nested deeper than {MAX_JSON_DEPTH}")
     return value
 
@@ -132,7 +132,7 @@ def _long_number_key(text: str) -> str:
     return f"{found[1]}: " if found else ""
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
     """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
     deepest = 0
     stack = [(value, 1)]

@@ -309,26 +309,9 @@ def _strict_json(raw: bytes, origin: str, *, numbers: bool) -> Any:
         raise _Malformed(f"{origin}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except RecursionError:  # the C scanner guards its recursion: a hostile nesting ends here, not in a crash
         raise _Malformed(f"{origin}: JSON nested deeper than {envelope.MAX_JSON_DEPTH}") from None
-    if _depth(value) > envelope.MAX_JSON_DEPTH:
+    if envelope.json_depth(value) > envelope.MAX_JSON_DEPTH:
         raise _Malformed(f"{origin}: JSON nested deeper than {envelope.MAX_JSON_DEPTH}")
     return value
-
-
-def _depth(value: Any) -> int:
-    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion to exhaust)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
 
 
 def clean_line(text: str) -> str:
