@@ -212,11 +212,14 @@ def _board_config(path: Path | None) -> BoardConfig:
 
 
 def _play(args: argparse.Namespace) -> int:
+    from signage.kiosk.heap import Heap
     from signage.kiosk.power import ScreenPower
     from signage.player import Player, SystemClock
     from signage.render.output import DisplayOutput, HeadlessOutput
 
     config = _config(args.config)
+    heap = Heap.of_process()
+    heap.limit_arenas()  # before SDL, the composer or any job starts a thread
     if args.headless:
         # Offscreen, a newcomer sees nothing unless frames are saved: by default half a minute, a frame every 5 s.
         if args.for_seconds is None:
@@ -237,6 +240,7 @@ def _play(args: argparse.Namespace) -> int:
             screenshot_dir=args.screenshot_dir,
             screenshot_every=args.screenshot_every,
             power=None if args.headless else ScreenPower(),
+            heap=heap,
         )
         player.install_signal_handlers()
         player.run(args.for_seconds or None)

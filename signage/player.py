@@ -28,6 +28,7 @@ from signage.content import load_content
 from signage.engine import Decision, Rules, Schedule, playable_now, turn_seconds
 from signage.errors import SignageError, StoreError
 from signage.jobs import ContentChanged, Jobs, RunCommands, SignedTime
+from signage.kiosk.heap import Heap
 from signage.kiosk.notify import FrameWatchdog, Notifier
 from signage.kiosk.power import ScreenPower
 from signage.model import Action, Kind, Playable, Priority
@@ -74,7 +75,7 @@ def rules_of(config: BoardConfig) -> Rules:
 
 
 SlideKey = tuple[str, object]  # (bulletin id, revision) or ("", date) for the idle slide
-CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often
+CACHED_SLIDES = 4  # the one on screen, the next, and a couple that come round often (a short rotation)
 CACHED_PAGES = 8  # and not more pages than this between them (7 MB a page at 1080p; a PDF brings up to 30)
 FIRST_SLIDE_SECONDS = 2.0  # how long the first frame waits for the first slide before the idle slide goes up
 UNREPORTED_PLAYS = 100  # plays kept on a board without a hub, which nobody takes
@@ -125,6 +126,7 @@ class Player:
         screenshot_every: float | None = None,
         notifier: Notifier | None = None,
         power: ScreenPower | None = None,
+        heap: Heap | None = None,
     ) -> None:
         self.config = config
         self.output = output
@@ -177,6 +179,9 @@ class Player:
         self.watchdog = FrameWatchdog(self.notifier)
         self.power = power  # None: the black frame alone (headless, tests)
         self._power_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen-power") if power else None
+        self.heap = heap  # None: the heap is left to itself (tests)
+        self._heap_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heap") if heap else None
+        self._trimming: Future[bool] | None = None
 
     # -- content -----------------------------------------------------------------
 
@@ -242,7 +247,10 @@ class Player:
         pages = tuple(displayable(page, self.output.frame) for page in composed.pages)
         slide = Slide(composed.playable, pages, composed.weights, live=composed.live)
         self._ready[key] = slide
-        while len(self._ready) > 1 and (len(self._ready) > CACHED_SLIDES or sum(len(s.pages) for s in self._ready.values()) > CACHED_PAGES):
+        # Kept, a slide saves composing it again only if its bulletin comes round within a few turns: in a
+        # longer rotation it would just hold its pages, so only this one and the one it follows are kept.
+        kept = CACHED_SLIDES if len(self.eligible()) <= CACHED_SLIDES else 2
+        while len(self._ready) > 1 and (len(self._ready) > kept or sum(len(s.pages) for s in self._ready.values()) > CACHED_PAGES):
             self._ready.popitem(last=False)
         return slide
 
@@ -281,6 +289,7 @@ class Player:
             self.frame.play(slide.live(), self.clock.monotonic())
             self._ready.pop(slide_key(decision.playable, now), None)
         self.turn, self.slide, self.page = decision, slide, 0
+        self._hand_back_free_memory()
         playing = playable_now(self.eligible(), self.config.board.id, now)
         self.frame.set_ticker(ticker_items(self.config, playing))
         upcoming = self.schedule.peek_next()
@@ -289,6 +298,12 @@ class Player:
             self._jobs.pop(key).cancel()
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
+
+    def _hand_back_free_memory(self) -> None:
+        """Once a turn, off the loop: the pages the last slides' composing freed go back to the system (see kiosk.heap)."""
+        if self.heap is None or self._heap_pool is None or (self._trimming is not None and not self._trimming.done()):
+            return
+        self._trimming = self._heap_pool.submit(self.heap.trim)
 
     def _why_cut(self, decision: Decision) -> str:
         """Why the bulletin on screen gives way to `decision`, should its turn not be over yet.
@@ -535,6 +550,8 @@ class Player:
             self._screenshot_pool.shutdown(wait=True)
         if self._power_pool is not None:
             self._power_pool.shutdown(wait=True)
+        if self._heap_pool is not None:
+            self._heap_pool.shutdown(wait=True)
         self.notifier.close()
 
     def install_signal_handlers(self) -> None:
