@@ -39,6 +39,7 @@ from signage.render.frame import Frame
 from signage.render.header import load_logo
 from signage.render.layout import Layout
 from signage.render.output import Output, save_png
+from signage.render.pages import ComposedOnShow
 from signage.render.slides import idle_slide
 from signage.render.ticker import ticker_items
 from signage.report.plays import PlayLog
@@ -107,6 +108,12 @@ def displayable(page: pygame.Surface, frame: pygame.Surface) -> pygame.Surface:
     """
     same = page.get_bitsize() == frame.get_bitsize() and page.get_masks() == frame.get_masks()
     return page if same and not page.get_flags() & pygame.SRCALPHA else page.convert()
+
+
+def held_pages(slide: Slide) -> int:
+    """The slide-sized surfaces `slide` holds (a document composed on show holds fewer than its pages)."""
+    pages = slide.pages
+    return pages.held_pages if isinstance(pages, ComposedOnShow) else len(pages)
 
 
 def slide_key(playable: Playable | None, now: datetime) -> SlideKey:
@@ -244,13 +251,15 @@ class Player:
                 self.failed.add((playable.bulletin.id, playable.bulletin.revision))
                 self.schedule.replace(self.eligible(), now)
             return None
-        pages = tuple(displayable(page, self.output.frame) for page in composed.pages)
+        pages = composed.pages
+        if not isinstance(pages, ComposedOnShow):  # those compose each page on the loop, in the display's format
+            pages = tuple(displayable(page, self.output.frame) for page in pages)
         slide = Slide(composed.playable, pages, composed.weights, live=composed.live)
         self._ready[key] = slide
         # Kept, a slide saves composing it again only if its bulletin comes round within a few turns: in a
         # longer rotation it would just hold its pages, so only this one and the one it follows are kept.
         kept = CACHED_SLIDES if len(self.eligible()) <= CACHED_SLIDES else 2
-        while len(self._ready) > 1 and (len(self._ready) > kept or sum(len(s.pages) for s in self._ready.values()) > CACHED_PAGES):
+        while len(self._ready) > 1 and (len(self._ready) > kept or sum(map(held_pages, self._ready.values())) > CACHED_PAGES):
             self._ready.popitem(last=False)
         return slide
 

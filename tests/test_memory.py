@@ -254,3 +254,52 @@ def test_what_worker_threads_freed_goes_back_to_the_system_at_a_trim() -> None:
     mb = 1024 * 1024
     assert sizes["held"] - sizes["base"] > 60 * mb  # glibc keeps it: the growth the soak saw
     assert sizes["after"] - sizes["base"] < 30 * mb
+
+
+def many_page_pdf(path: Path, pages: int) -> None:
+    """`pages` A4 pages, each a grey band at its own height (PDF written byte by byte)."""
+    kids = b" ".join(b"%d 0 R" % (3 + 2 * index) for index in range(pages))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages)]
+    for index in range(pages):
+        stream = b"0.5 g 0 %d 595 40 re f" % (20 + index * 25)
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R >>" % (4 + 2 * index))
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+
+
+def resident_bytes() -> int:
+    Heap.of_process().trim()
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the process's resident size from /proc")
+def test_a_30_page_pdf_at_1080p_is_held_as_its_page_pictures_not_as_30_whole_slides(display: None, tmp_path: Path) -> None:
+    # Each page was composed into a whole slide (7 MB at 1080p): 206 MB for the 30 pages a PDF slide may show.
+    from signage.model import BulletinInput, Playable, Source, parse_bulletin
+    from signage.playlist import describe_media
+    from signage.render.composer import compose
+    from signage.render.layout import Layout
+
+    pdf = tmp_path / "ke-hoach.pdf"
+    many_page_pdf(pdf, 30)
+    bulletin = parse_bulletin(
+        {"id": "kh", "kind": "pdf", "title": "Kế hoạch", "media": describe_media(pdf)}, BulletinInput("t", Source.INBOX)
+    )
+    fonts = FontBook()
+    before = resident_bytes()
+    slide = compose(Playable(bulletin, pdf, page_count=30), Layout.for_size(1920, 1080), fonts)
+    held = resident_bytes() - before
+    assert len(slide.pages) == 30 and slide.weights == (1,) * 30
+    assert held < 90 * 1024 * 1024, f"{held / 1024 / 1024:.0f} MB held for one PDF slide"
+    first, last = slide.pages[0], slide.pages[29]
+    assert first.get_size() == last.get_size() == Layout.for_size(1920, 1080).slide.size
+    assert slide.pages[-1] is last  # the page on screen is kept, not composed again each frame

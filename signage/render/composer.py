@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +39,7 @@ class Slide:
     """A bulletin composed for the frame: one surface per page and how long each stays."""
 
     playable: Playable | None  # None: the idle slide
-    pages: tuple[pygame.Surface, ...]
+    pages: Sequence[pygame.Surface]  # a tuple, or a document's `ComposedOnShow`
     weights: tuple[int, ...]  # each page's share of the turn (its text length)
     live: Callable[[], Live] | None = None  # what draws over the page while it shows; called when the slide goes on screen
 
@@ -64,7 +64,7 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook, *, volume: floa
         pages = pdf_pages(bulletin, playable.media_path, layout, fonts)
         if not pages:
             raise MediaError(f"{playable.media_path}: PDF without pages")
-        return Slide(playable, tuple(pages), tuple(1 for _ in pages))
+        return Slide(playable, pages, tuple(1 for _ in range(len(pages))))
     if bulletin.kind is Kind.VIDEO:
         from signage.media.video import VideoClip, VideoPlayback  # PyAV loads only on boards that show videos
 

@@ -18,6 +18,7 @@ from signage.model import Bulletin, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
 from signage.render.layout import Layout
+from signage.render.pages import ComposedOnShow, Layer
 from signage.render.typeset import Page, draw_lines, ellipsize, set_text, wrap
 from signage.vi import format_date
 
@@ -175,8 +176,11 @@ def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.
     return page, rect.move(layout.slide.topleft)
 
 
-def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> list[pygame.Surface]:
-    """A PDF as one slide per page: each page rendered at the size it is shown, on a calm background."""
+def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> ComposedOnShow:
+    """A PDF as one slide per page: each page rendered at the size it is shown, on a calm background.
+
+    The pages are kept as their pictures and each is composed onto the slide when shown (`ComposedOnShow`).
+    """
     from signage.media.pdf import render_pages  # PDFium loads only on boards that show PDFs
 
     area = layout.slide.size
@@ -184,18 +188,14 @@ def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontB
     pictures = render_pages(media_path, (area[0] - 2 * pad, area[1] - 2 * pad))
     background = gradient(area, theme.NORMAL.top, theme.NORMAL.bottom)
     font = fonts.get(max(9, layout.min_body_px * 2 // 3))
-    slides = []
-    for number, picture in enumerate(pictures, start=1):
-        slide = background.copy()
-        page = picture_surface(picture)
-        rect = page.get_rect(center=(area[0] // 2, area[1] // 2))
-        slide.fill((0, 0, 0), rect.move(pad // 2, pad // 2))  # a hint of shadow: the page lies on the board
-        slide.blit(page, rect)
-        if len(pictures) > 1:
-            marker = font.render(f"Trang {number}/{len(pictures)}", True, theme.NORMAL.title)
-            slide.blit(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2)))
-        slides.append(slide)
-    return slides
+    pages: list[Layer] = []
+    markers: list[Layer | None] = []
+    for number in range(1, len(pictures) + 1):
+        page = picture_surface(pictures[number - 1])
+        pages.append(Layer(page, page.get_rect(center=(area[0] // 2, area[1] // 2))))
+        marker = font.render(f"Trang {number}/{len(pictures)}", True, theme.NORMAL.title) if len(pictures) > 1 else None
+        markers.append(Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))) if marker else None)
+    return ComposedOnShow(background, pages, markers, shadow=pad // 2)
 
 
 def idle_slide(board_name: str, now: datetime, layout: Layout, fonts: FontBook, logo: pygame.Surface | None) -> pygame.Surface:
