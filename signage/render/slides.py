@@ -190,10 +190,12 @@ def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontB
     font = fonts.get(max(9, layout.min_body_px * 2 // 3))
     pages: list[Layer] = []
     markers: list[Layer | None] = []
-    for number in range(1, len(pictures) + 1):
-        page = picture_surface(pictures[number - 1])
+    count = len(pictures)
+    pictures.reverse()  # popped in page order: each page's bytes are let go once they are its surface
+    for number in range(1, count + 1):
+        page = picture_surface(pictures.pop())
         pages.append(Layer(page, page.get_rect(center=(area[0] // 2, area[1] // 2))))
-        marker = font.render(f"Trang {number}/{len(pictures)}", True, theme.NORMAL.title) if len(pictures) > 1 else None
+        marker = font.render(f"Trang {number}/{count}", True, theme.NORMAL.title) if count > 1 else None
         markers.append(Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))) if marker else None)
     return ComposedOnShow(background, pages, markers, shadow=pad // 2)
 
