@@ -305,6 +305,9 @@ class Player:
         next_key = slide_key(upcoming, now) if upcoming is not None else None
         for key in [key for key in self._jobs if key != next_key]:  # composed ahead for a turn that went otherwise
             self._jobs.pop(key).cancel()
+        if len(self.eligible()) > CACHED_SLIDES:  # a long rotation: no other kept slide comes round soon
+            shown = slide_key(decision.playable, now)
+            self._let_go(lambda key: key in (shown, next_key))
         if upcoming is not None:
             self._slide_for(upcoming, now)  # compose it while this one shows
 

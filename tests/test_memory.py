@@ -19,7 +19,7 @@ from signage.content import load_content
 from signage.envelope import generate_key
 from signage.kiosk.heap import Heap, glibc
 from signage.model import Playable
-from signage.player import CACHED_PAGES, CACHED_SLIDES, UNREPORTED_PLAYS, Player
+from signage.player import CACHED_PAGES, CACHED_SLIDES, UNREPORTED_PLAYS, Player, slide_key
 from signage.render.fonts import MAX_FACES, FontBook
 from signage.render.output import HeadlessOutput
 from signage.report.plays import PlayLog
@@ -169,6 +169,10 @@ def test_a_rotation_longer_than_the_cache_keeps_only_the_slide_on_screen_and_the
         for _ in range(15):
             run_for(player, clock, 1, fps=5)
             most = max(most, len(player._ready))
+            upcoming = player.schedule.peek_next()
+            assert player.turn is not None and upcoming is not None
+            wanted = {slide_key(player.turn.playable, player.turn.start), slide_key(upcoming, player.turn.start)}
+            assert set(player._ready) <= wanted, f"kept for no turn soon: {sorted(set(player._ready) - wanted)}"
     assert most <= 2
 
 
