@@ -25,7 +25,10 @@ from signage.media.images import fit_size
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 6  # decoded ahead: enough to ride out a slow frame, little memory (6 x 8 MB at 1080p)
+# Decoded ahead: 133 ms at 30 fps rides out a slow frame. Each is a BGRA frame at the shown size (5.7 MB at
+# 1080p, 23 MB at 4K) in a ring of QUEUE_FRAMES + 2; 6 ahead showed no fewer late frames than 4 (bench/media.py)
+# and put the soak's peak over its 250 MB (bench/soak.py).
+QUEUE_FRAMES = 4
 
 
 class _Rings:
