@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run headless test lint bench system-test-deps test-postgres clean
+.PHONY: run headless test lint bench soak system-test-deps test-postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ bench: $(STAMP) system-test-deps test-postgres
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/wear.py
 	$(BIN)/python bench/hub.py
+
+# Memory, descriptors and threads over a day's worth of turns (50 minutes; not part of `make bench`).
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots
