@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signage.config import load_config
 from signage.district.hub import HubConfig, create_app
+from signage.district.hub import schema as t
 from signage.district.hub.config import database_url
 from signage.district.hub.ingest import PinnedBoards, Refusal, Report, decide_report
 from signage.district.hub.store import HubStore
@@ -452,7 +453,7 @@ def test_a_hub_database_made_before_epochs_is_upgraded_in_place_and_keeps_every_
     upgraded_at = START + timedelta(days=1)
     with running_hub(tmp_path, database, key, Clock(upgraded_at)) as hub:
         with hub.store.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT value FROM settings WHERE key = 'schema_version'")).scalar_one() == "2"
+            assert conn.execute(sa.text("SELECT value FROM settings WHERE key = 'schema_version'")).scalar_one() == str(t.SCHEMA_VERSION)
         # What was stored before the upgrade is there, and what a board sends of it again is a duplicate:
         assert hub.report(6, None, START + minutes(6)).json()["duplicate"] is True  # a board without epochs
         assert hub.report(2, None, START + minutes(2)).json()["duplicate"] is True  # pruned before the upgrade
@@ -536,7 +537,7 @@ def test_a_hub_upgrade_killed_at_any_moment_leaves_the_old_database_whole_and_th
             kills += 1
         upgrading.wait(timeout=60)
         version, columns, _, reports, totals = looked_at()
-        if version == "2":  # done (and the kill, if any, came after its commit)
+        if version == str(t.SCHEMA_VERSION):  # done (and the kill, if any, came after its commit)
             break
         assert not columns & {"epoch", "sha256", "last_epoch"}, f"half upgraded, killed after {delay:.2f} s: {columns}"
         assert (reports, totals) == (rows + 4, rows + 1)
@@ -544,7 +545,7 @@ def test_a_hub_upgrade_killed_at_any_moment_leaves_the_old_database_whole_and_th
         delay += 0.15
     assert kills >= 3, "the upgrade was too quick to be killed in its steps"
     version, columns, tables, reports, totals = looked_at()
-    assert version == "2" and {"epoch", "sha256", "last_epoch"} <= columns and "report_floors" in tables
+    assert version == str(t.SCHEMA_VERSION) and {"epoch", "sha256", "last_epoch"} <= columns and "report_floors" in tables
     assert (reports, totals) == (rows + 4, rows + 1)
 
 

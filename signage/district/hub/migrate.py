@@ -33,6 +33,9 @@ def upgrade(engine: Engine, now: float) -> None:
             version = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "schema_version")).scalar_one()
             if version == "1":
                 _reports_by_epoch(conn, now)
+                version = "2"
+            if version == "2":
+                _source_system(conn)
             conn.exec_driver_sql("COMMIT")
         except BaseException:
             conn.exec_driver_sql("ROLLBACK")
@@ -70,6 +73,19 @@ def _reports_by_epoch(conn: Any, now: float) -> None:
     conn.execute(sa.update(t.settings).where(t.settings.c.key == "schema_version").values(value="2"))
     conn.execute(sa.insert(t.settings), {"key": EPOCHS_FROM, "value": repr(now)})
     log.warning("the hub's database is at schema 2 (%.1f s)", monotonic() - started)
+
+
+def _source_system(conn: Any) -> None:
+    """2 → 3: the source system. Its tables are new (made by create_all); boards gain their unit, when they were
+    accepted and whether hub.toml names them (every board so far came from it); officers gain a full name."""
+    false = "0" if conn.dialect.name == "sqlite" else "FALSE"
+    conn.exec_driver_sql("ALTER TABLE boards ADD COLUMN unit VARCHAR(200)")
+    conn.exec_driver_sql(f"ALTER TABLE boards ADD COLUMN added_at {t.Time().compile(dialect=conn.dialect)}")
+    conn.exec_driver_sql(f"ALTER TABLE boards ADD COLUMN from_config BOOLEAN NOT NULL DEFAULT {false}")
+    conn.exec_driver_sql("UPDATE boards SET from_config = " + ("1" if conn.dialect.name == "sqlite" else "TRUE"))
+    conn.exec_driver_sql("ALTER TABLE users ADD COLUMN full_name TEXT")
+    conn.execute(sa.update(t.settings).where(t.settings.c.key == "schema_version").values(value="3"))
+    log.warning("the hub's database is at schema 3 (the source system)")
 
 
 def _remake(conn: Any, table: sa.Table, new_columns: dict[str, str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2  # 2: reports keyed by (board, epoch, seq) with their payload's SHA-256 (migrate.py upgrades a database of 1)
+SCHEMA_VERSION = 3  # 2: reports keyed by (board, epoch, seq) with their payload's SHA-256; 3: the source system (migrate.py)
 
 metadata = sa.MetaData()
 
@@ -23,6 +23,11 @@ boards = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("public_key", sa.String(100), nullable=False),
     sa.Column("keyid", sa.String(16), nullable=False),
+    # Schema 3: the unit whose boards it is (NULL: the root unit's), when it was accepted, and whether hub.toml names it
+    # (those are renamed and re-keyed by the file; the others in the browser).
+    sa.Column("unit", Id),
+    sa.Column("added_at", Time),
+    sa.Column("from_config", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 reports = sa.Table(
@@ -154,6 +159,7 @@ users = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("full_name", sa.Text),  # schema 3: shown on pages and in the audit log beside the sign-in name
 )
 
 # Officers' sessions live here, not in a signed cookie: sign-out, a new password or a removed officer ends them,
@@ -226,4 +232,145 @@ board_day_rows = sa.Table(
     sa.Column("board", Id, primary_key=True),
     sa.Column("day", Day, primary_key=True),
     sa.Column("rows_added", sa.BigInteger, nullable=False),
+)
+
+
+# --- the source system (schema 3): units, people, bulletins, approval, the record ---------------------------------
+
+# The province (the root, parent NULL) and its communes. A role held at a unit holds for every unit beneath it.
+units = sa.Table(
+    "units",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("parent", Id),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+# Named groups of boards ("chợ", "trường học"), each owned by a unit; it may hold only boards within that unit.
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("unit", Id, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.UniqueConstraint("unit", "name", name="groups_unit_name"),
+)
+
+group_boards = sa.Table(
+    "group_boards",
+    metadata,
+    sa.Column("group_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("board", Id, primary_key=True),
+)
+
+# A person's role at a unit: editor (biên tập viên), approver (người duyệt), admin (quản trị).
+roles = sa.Table(
+    "roles",
+    metadata,
+    sa.Column("officer", sa.String(100), primary_key=True),
+    sa.Column("unit", Id, primary_key=True),
+    sa.Column("role", sa.String(20), primary_key=True),
+)
+
+# A bulletin of the source system: its unit (who owns it) and which revision plays now. Its content is in revisions.
+source_bulletins = sa.Table(
+    "source_bulletins",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("unit", Id, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("latest", sa.BigInteger, nullable=False),  # the newest revision's number
+    sa.Column("live", sa.BigInteger),  # the approved revision in the feeds, NULL when none plays
+    sa.Column("title", sa.Text, nullable=False),  # the newest revision's, for lists
+    sa.Column("state", sa.String(20), nullable=False),  # the newest revision's, for lists
+    sa.Index("source_bulletins_unit_updated", "unit", "updated_at"),
+    sa.Index("source_bulletins_live", "live"),
+)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("bulletin", Id, primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("media_sha256", sa.String(64)),
+    sa.Column("media_type", sa.String(100)),
+    sa.Column("media_bytes", sa.BigInteger),
+    sa.Column("media_name", sa.Text),  # the uploaded file's name, for the officer
+    sa.Column("duration_s", sa.Double),
+    sa.Column("priority", sa.String(20), nullable=False),
+    sa.Column("category", sa.String(50), nullable=False),
+    sa.Column("valid_from", Time),
+    sa.Column("valid_until", Time),
+    sa.Column("slots", sa.Text, nullable=False, server_default="[]"),  # JSON: feed-v1's slots
+    sa.Column("targets", sa.Text, nullable=False),  # JSON: {"boards": [...], "groups": [...], "units": [...]}
+    sa.Column("author", sa.String(100), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("submitted_at", Time),
+    sa.Column("decided_by", sa.String(100)),
+    sa.Column("decided_at", Time),
+    sa.Column("reason", sa.Text),  # a rejection's or withdrawal's reason, which the author sees
+    sa.Column("alone", sa.Boolean, nullable=False, server_default=sa.false()),  # an emergency published by one approver
+    sa.Index("revisions_state_submitted", "state", "submitted_at"),
+)
+
+# Commands issued from the pages (screenshot, sync, restart, display on/off): the feeds carry them until they expire.
+source_commands = sa.Table(
+    "source_commands",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("unit", Id, nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("boards", sa.Text, nullable=False),  # JSON list of board ids
+    sa.Column("issued_by", sa.String(100), nullable=False),
+    sa.Column("issued_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Index("source_commands_expires", "expires_at"),
+)
+
+# The record: every action, append-only (the hub never updates or deletes a row of it).
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("officer", sa.String(100), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("unit", Id),  # whose record it is: an officer sees their units' rows
+    sa.Column("subject", sa.Text, nullable=False),  # what it acted on, as the officer would name it
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),  # what changed
+    sa.Index("audit_at", "at"),
+    sa.Index("audit_officer_at", "officer", "at"),
+)
+
+# Each unit's published feed: its sequence and when, so the hub republishes before it expires.
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("unit", Id, primary_key=True),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("published_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+
+# Boards that asked to join (POST /join), waiting for an administrator; by their key.
+board_requests = sa.Table(
+    "board_requests",
+    metadata,
+    sa.Column("keyid", sa.String(16), primary_key=True),
+    sa.Column("board_id", Id, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("public_key", sa.String(100), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("requested_at", Time, nullable=False),
+    sa.Column("last_seen", Time, nullable=False),
+    sa.Column("times", sa.BigInteger, nullable=False),
+    sa.Index("board_requests_last_seen", "last_seen"),
 )

@@ -353,9 +353,12 @@ class HubStore:
             return
         ins = self._insert(t.boards)
         upsert = ins.on_conflict_do_update(
-            index_elements=["id"], set_={"name": ins.excluded.name, "public_key": ins.excluded.public_key, "keyid": ins.excluded.keyid}
+            index_elements=["id"],
+            set_={"name": ins.excluded.name, "public_key": ins.excluded.public_key, "keyid": ins.excluded.keyid, "from_config": True},
         )
-        rows = [{"id": b.id, "name": b.name, "public_key": public_key_text(b.public_key), "keyid": b.keyid} for b in boards]
+        rows = [
+            {"id": b.id, "name": b.name, "public_key": public_key_text(b.public_key), "keyid": b.keyid, "from_config": True} for b in boards
+        ]
         with self.engine.begin() as conn:
             conn.execute(upsert, rows)
 
