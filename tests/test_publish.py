@@ -10,6 +10,7 @@ import socket
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from signage.district.publish import Published, parse_duration, publish
+from signage.district.publish import Published, parse_duration, publish, write_feed
 from signage.district.verify import SiteReport, verify_site
 from signage.envelope import FEED_TYPE, generate_key, public_key_text, public_raw, verify
 from signage.errors import BulletinError, FeedRejected, FetchError, MediaError, SignageError
@@ -348,6 +349,42 @@ def test_publish_needs_an_aware_now_and_a_readable_key(src: Path, key_path: Path
     with pytest.raises(SignageError, match=r"nokey: cannot read key"):
         run_publish(src, tmp_path / "nokey", tmp_path / "site")
     assert not (tmp_path / "site").exists()
+
+
+def test_write_feed_publishes_built_bulletins_without_toml(src: Path, key_path: Path, public_key: str, tmp_path: Path) -> None:
+    from signage.envelope import load_private_key
+    from signage.model import Bulletin, Kind, Media
+
+    key = load_private_key(key_path)
+    photo = src / "media" / "bao.jpg"
+    media = Media(sha256_of(photo), photo.stat().st_size, "image/jpeg")
+    text = Bulletin(id="hop-dan", revision=4, kind=Kind.TEXT, title=TITLE, body=BODY, approved_by="Trần Thị Bình", approved_at=NOW)
+    image = Bulletin(id="bao", revision=1, kind=Kind.IMAGE, title="Bão", media=media, boards=("tan-quan",))
+    out, shared = tmp_path / "site" / "tan-quan", tmp_path / "site" / "assets"
+    # The same self-check as a board's: a bulletin it would refuse refuses the publication, nothing written.
+    with pytest.raises(BulletinError, match=r"tan-quan/feed\.json: bulletin 'hop-dan': valid_from: missing"):
+        write_feed(out, key, [(text, None)], [], publisher="hon-quan", expires_in=WEEK, now=NOW, assets_dir=shared)
+    assert not out.exists()
+    text = replace(text, valid_from=NOW, valid_until=NOW + WEEK)
+    image = replace(image, valid_from=NOW, valid_until=NOW + WEEK)
+    first = write_feed(out, key, [(text, None), (image, photo)], [], publisher="hon-quan", expires_in=WEEK, now=NOW, assets_dir=shared)
+    assert (first.sequence, first.bulletins, first.assets_written) == (1, 2, 1) and not (out / "assets").exists()
+    (out / "assets").symlink_to("../assets")
+    assert verify_site(str(out), [public_key], now=NOW).problems == ()
+    entries = bulletins_of(out)
+    assert entries["hop-dan"]["revision"] == 4 and entries["hop-dan"]["approved_by"] == "Trần Thị Bình"
+    assert entries["bao"]["boards"] == ["tan-quan"] and entries["bao"]["media"]["sha256"] == media.sha256
+
+    # The medium already stored needs no file; the sequence may be made to jump, never to go back.
+    again = write_feed(out, key, [(image, None)], [], publisher="hon-quan", expires_in=WEEK, now=NOW, assets_dir=shared, min_sequence=40)
+    assert (again.sequence, again.assets_written) == (40, 0)
+    assert write_feed(out, key, [], [], publisher="hon-quan", expires_in=WEEK, now=NOW, assets_dir=shared, min_sequence=2).sequence == 41
+    with pytest.raises(BulletinError, match=r"bulletin 'bao': id used twice"):
+        write_feed(out, key, [(image, None), (image, None)], [], publisher="hon-quan", expires_in=WEEK, now=NOW, assets_dir=shared)
+    other = generate_key(tmp_path / "other.key")
+    with pytest.raises(FeedRejected, match=r"feed\.json: the existing feed is not one signed by the other key"):
+        write_feed(out, other, [], [], publisher="hon-quan", expires_in=WEEK, now=NOW, key_name="the other key")
+    assert json.loads(payload_of(out / "feed.json"))["sequence"] == 41
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
-"""Publishing the district feed: source bulletins (one TOML each) → signed `feed.json` and content-addressed assets.
+"""Publishing a signed feed: bulletins and their media → `feed.json` and content-addressed assets.
 
-Everything is validated before anything is written; assets land before the feed that names them, each file
-atomically, so a host serving the site never sees a half-written feed or a feed naming a missing asset.
+`write_feed` publishes bulletins already built (the hub's source system); `publish` reads them from one TOML
+each (the district's command line). Everything is validated before anything is written; assets land before
+the feed that names them, each file atomically, so a host serving the site never sees a half-written feed
+or a feed naming a missing asset.
 """
 
 from __future__ import annotations
@@ -48,13 +50,32 @@ class Published:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """One validated source bulletin and the local file of its media, if any."""
+class HeldFeed:
+    """What a site's `feed.json` holds, verified with the publisher's own key (sequence 0: no feed yet)."""
 
-    path: Path
+    sequence: int
+    bulletins: Mapping[str, Bulletin]
+    commands: tuple[Command, ...]
+    generated_at: datetime | None
+
+
+NO_FEED = HeldFeed(0, {}, (), None)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One validated bulletin, the local file of its media (None: already among the assets), and where it came from."""
+
+    path: Path | None  # its TOML file; None for a bulletin built in memory
     bulletin: Bulletin
     media_path: Path | None
     revision_given: bool
+
+    @property
+    def where(self) -> str:
+        """`<file>: bulletin 'id'` (or `bulletin 'id'`), the start of every error line about it."""
+        prefix = f"{self.path}: " if self.path is not None else ""
+        return f"{prefix}bulletin {self.bulletin.id!r}"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -91,19 +112,11 @@ def publish(
     `new_commands` are (action, boards, expires in) for commands issued now, given the ids
     `cmd-<sequence>-<n>`; commands of the previous feed still within their expiry are carried over.
     """
-    if now.utcoffset() is None:
-        raise ValueError("now must be an aware datetime (with a UTC offset)")
-    if expires_in <= timedelta():
-        raise ValueError(f"expires_in must be positive, got {expires_in}")
-    if not publisher.strip():
-        raise SignageError("publisher: must not be empty")
+    _check_arguments(publisher=publisher, expires_in=expires_in, now=now)
     key = envelope.load_private_key(key_path)
-    feed_path = out / FEED_NAME
-    previous_sequence, previous, standing = _previous_feed(feed_path, key, key_path)
-    sequence = previous_sequence + 1
-    if sequence > MAX_SEQUENCE:
-        raise FeedRejected(f"{feed_path}: sequence {previous_sequence} cannot grow past 2^53-1")
-    sources = [_revised(source, previous.get(source.bulletin.id)) for source in _read_sources(src)]
+    held = read_held_feed(out / FEED_NAME, key, str(key_path))
+    sequence = held.sequence + 1
+    sources = [_revised(source, held.bulletins.get(source.bulletin.id)) for source in _read_sources(src)]
     issued = [
         {
             "id": f"cmd-{sequence}-{number}",
@@ -114,9 +127,101 @@ def publish(
         }
         for number, (action, boards, expires) in enumerate(new_commands, start=1)
     ]
-    carried = [command_json(c) for c in standing if c.expires_at > now and all(c.id != given.get("id") for given in commands)]
-    command_list = _checked_commands([*carried, *commands, *issued])
+    carried = [command_json(c) for c in held.commands if c.expires_at > now and all(c.id != given.get("id") for given in commands)]
+    return _write_feed(
+        out,
+        key,
+        sources,
+        [*carried, *commands, *issued],
+        sequence=sequence,
+        publisher=publisher,
+        expires_in=expires_in,
+        now=now,
+        assets_dir=out / ASSETS_DIR,
+    )
 
+
+def write_feed(
+    out: Path,
+    key: Ed25519PrivateKey,
+    items: Sequence[tuple[Bulletin, Path | None]],
+    commands: Sequence[Mapping[str, Any]],
+    *,
+    publisher: str,
+    expires_in: timedelta,
+    now: datetime,
+    assets_dir: Path | None = None,
+    min_sequence: int = 1,
+    key_name: str = "the publisher's key",
+) -> Published:
+    """Sign and write `out/feed.json` holding exactly `items` and `commands`, their media in `assets_dir`.
+
+    Each item is a bulletin with its final revision and the local file of its media; None for a medium
+    already in `assets_dir` (it must be there, whole). The sequence is one more than the feed already in
+    `out` (which must verify under `key`; `key_name` names the key in that refusal), and at least
+    `min_sequence`. A bulletin the previous feed held may not go back a revision, nor change what it shows
+    under the same one (a board keeps what it composed for a revision). Raises with nothing of the feed
+    written when anything is invalid; one writer per `out` at a time (the caller's lock).
+    """
+    _check_arguments(publisher=publisher, expires_in=expires_in, now=now)
+    held = read_held_feed(out / FEED_NAME, key, key_name)
+    sources = [_Source(None, bulletin, media_path, revision_given=True) for bulletin, media_path in items]
+    for source in sources:
+        _check_revision(source, held.bulletins.get(source.bulletin.id))
+    return _write_feed(
+        out,
+        key,
+        sources,
+        commands,
+        sequence=max(held.sequence + 1, min_sequence),
+        publisher=publisher,
+        expires_in=expires_in,
+        now=now,
+        assets_dir=assets_dir if assets_dir is not None else out / ASSETS_DIR,
+    )
+
+
+def write_assets(items: Sequence[tuple[Bulletin, Path | None]], assets_dir: Path) -> int:
+    """Copy each item's media into `assets_dir/<sha256>` unless there already; how many were written.
+
+    Content-addressed and atomic, so it needs no lock: two writers of one asset write the same bytes. The
+    hub copies a large video here before it takes its lock, so other units' publications do not wait on it.
+    """
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    return _write_assets([_Source(None, bulletin, media_path, revision_given=True) for bulletin, media_path in items], assets_dir)
+
+
+def _check_arguments(*, publisher: str, expires_in: timedelta, now: datetime) -> None:
+    if now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime (with a UTC offset)")
+    if expires_in <= timedelta():
+        raise ValueError(f"expires_in must be positive, got {expires_in}")
+    if not publisher.strip():
+        raise SignageError("publisher: must not be empty")
+
+
+def _write_feed(
+    out: Path,
+    key: Ed25519PrivateKey,
+    sources: Sequence[_Source],
+    commands: Sequence[Mapping[str, Any]],
+    *,
+    sequence: int,
+    publisher: str,
+    expires_in: timedelta,
+    now: datetime,
+    assets_dir: Path,
+) -> Published:
+    """Validate everything, then write the assets and last the feed, each atomically."""
+    feed_path = out / FEED_NAME
+    if sequence > MAX_SEQUENCE:
+        raise FeedRejected(f"{feed_path}: sequence {sequence - 1} cannot grow past 2^53-1")
+    seen: set[str] = set()
+    for source in sources:
+        if source.bulletin.id in seen:
+            raise BulletinError(f"{source.where}: id used twice")
+        seen.add(source.bulletin.id)
+    command_list = _checked_commands(commands)
     payload = _manifest_bytes(
         publisher=publisher,
         sequence=sequence,
@@ -131,18 +236,10 @@ def publish(
         raise BulletinError(rejected[0])
     signed = envelope.sign(payload, envelope.FEED_TYPE, [key])
 
-    assets_dir = out / ASSETS_DIR
+    out.mkdir(parents=True, exist_ok=True)
     assets_dir.mkdir(parents=True, exist_ok=True)
-    assets_written = 0
-    copied: set[str] = set()
-    for source in sources:
-        media = source.bulletin.media
-        if media is None or source.media_path is None or media.sha256 in copied:
-            continue
-        copied.add(media.sha256)
-        if _write_asset(source, assets_dir):
-            assets_written += 1
-    _write_atomically(feed_path, lambda handle: handle.write(signed))
+    assets_written = _write_assets(sources, assets_dir)
+    write_atomically(feed_path, lambda handle: handle.write(signed))
     log.info("%s: published sequence %d with %d bulletin(s), %d new asset(s)", feed_path, sequence, len(sources), assets_written)
     return Published(
         sequence=sequence,
@@ -151,6 +248,25 @@ def publish(
         feed_path=feed_path,
         commands=tuple(command["id"] for command in command_list),
     )
+
+
+def _write_assets(sources: Sequence[_Source], assets_dir: Path) -> int:
+    assets_written = 0
+    done: set[str] = set()
+    # Files given first: a medium named twice, once with its file and once as already stored, is then written.
+    for source in sorted(sources, key=lambda source: source.media_path is None):
+        media = source.bulletin.media
+        if media is None or media.sha256 in done:
+            continue
+        if source.media_path is None:
+            if not _asset_present(assets_dir / media.sha256, media.bytes):
+                raise MediaError(f"{source.where}: media: {assets_dir / media.sha256} is missing and no file was given")
+            done.add(media.sha256)
+            continue
+        done.add(media.sha256)
+        if _write_asset(source, assets_dir):
+            assets_written += 1
+    return assets_written
 
 
 def command_json(command: Command) -> dict[str, Any]:
@@ -164,12 +280,15 @@ def command_json(command: Command) -> dict[str, Any]:
     }
 
 
-def _previous_feed(feed_path: Path, key: Ed25519PrivateKey, key_path: Path) -> tuple[int, dict[str, Bulletin], tuple[Command, ...]]:
-    """The sequence, bulletins and commands of the feed already in the site, verified with our own public key."""
+def read_held_feed(feed_path: Path, key: Ed25519PrivateKey, key_name: str) -> HeldFeed:
+    """What `feed_path` holds, verified with our own public key; NO_FEED when there is none yet.
+
+    FeedRejected when it is there but not ours (`key_name` names the key): never publish over another's feed.
+    """
     try:
         raw = feed_path.read_bytes()
     except FileNotFoundError:
-        return 0, {}, ()
+        return NO_FEED
     except OSError as exc:
         raise FeedRejected(f"{feed_path}: cannot read the existing feed: {exc.strerror}") from None
     try:
@@ -177,10 +296,15 @@ def _previous_feed(feed_path: Path, key: Ed25519PrivateKey, key_path: Path) -> t
     except FeedRejected as exc:
         reason = str(exc).removeprefix(f"{feed_path}: ")
         raise FeedRejected(
-            f"{feed_path}: the existing feed is not one signed by {key_path}; refusing to publish over it ({reason})"
+            f"{feed_path}: the existing feed is not one signed by {key_name}; refusing to publish over it ({reason})"
         ) from None
     manifest = parse_manifest(verified.payload, str(feed_path))
-    return manifest.sequence, {bulletin.id: bulletin for bulletin in manifest.bulletins}, manifest.commands
+    return HeldFeed(
+        sequence=manifest.sequence,
+        bulletins={bulletin.id: bulletin for bulletin in manifest.bulletins},
+        commands=manifest.commands,
+        generated_at=manifest.generated_at,
+    )
 
 
 def _read_sources(src: Path) -> list[_Source]:
@@ -223,7 +347,7 @@ def _revised(source: _Source, previous: Bulletin | None) -> _Source:
     if not source.revision_given:
         revision = previous.revision + 1 if changed else previous.revision
         return replace(source, bulletin=replace(bulletin, revision=revision))
-    where = f"{source.path}: bulletin {bulletin.id!r}: revision"
+    where = f"{source.where}: revision"
     if bulletin.revision < previous.revision:
         raise BulletinError(f"{where}: {bulletin.revision} is lower than the {previous.revision} already published")
     if changed and bulletin.revision == previous.revision:
@@ -231,9 +355,26 @@ def _revised(source: _Source, previous: Bulletin | None) -> _Source:
     return source
 
 
-def _content(bulletin: Bulletin) -> dict[str, Any]:
+def _check_revision(source: _Source, previous: Bulletin | None) -> None:
+    """A built bulletin against the one the feed held: never a revision back, never other content under the same one.
+
+    Its `boards` may change under one revision: the hub narrows or widens a unit's list as boards move, and
+    a board composes what a bulletin shows, not whom it is for.
+    """
+    bulletin = source.bulletin
+    if previous is None:
+        return
+    where = f"{source.where}: revision"
+    if bulletin.revision < previous.revision:
+        raise BulletinError(f"{where}: {bulletin.revision} is lower than the {previous.revision} already published")
+    if bulletin.revision == previous.revision and _content(bulletin, "boards") != _content(previous, "boards"):
+        raise BulletinError(f"{where}: the content changed but the revision is still {bulletin.revision}")
+
+
+def _content(bulletin: Bulletin, *ignored: str) -> dict[str, Any]:
     data = bulletin_json(bulletin)
-    del data["revision"]
+    for name in ("revision", *ignored):
+        data.pop(name, None)
     return data
 
 
@@ -277,16 +418,20 @@ def _manifest_bytes(
     return json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def _asset_present(target: Path, size: int) -> bool:
+    try:
+        return target.stat().st_size == size
+    except FileNotFoundError:
+        return False
+
+
 def _write_asset(source: _Source, assets_dir: Path) -> bool:
     """Copy the media into `assets/<sha256>` unless it is there already; True when written."""
     media, media_path = source.bulletin.media, source.media_path
     assert media is not None and media_path is not None
     target = assets_dir / media.sha256
-    try:
-        if target.stat().st_size == media.bytes:
-            return False
-    except FileNotFoundError:
-        pass
+    if _asset_present(target, media.bytes):
+        return False
 
     def copy(handle: IO[bytes]) -> None:
         # Hash while copying: the file may have changed since it was described, and the name must not lie.
@@ -299,15 +444,15 @@ def _write_asset(source: _Source, assets_dir: Path) -> bool:
                     size += len(chunk)
                     handle.write(chunk)
         except OSError as exc:
-            raise MediaError(f"{source.path}: bulletin {source.bulletin.id!r}: media: {media_path}: {exc.strerror}") from None
+            raise MediaError(f"{source.where}: media: {media_path}: {exc.strerror}") from None
         if digest.hexdigest() != media.sha256 or size != media.bytes:
-            raise MediaError(f"{source.path}: bulletin {source.bulletin.id!r}: media: {media_path} changed while publishing")
+            raise MediaError(f"{source.where}: media: {media_path} changed while publishing")
 
-    _write_atomically(target, copy)
+    write_atomically(target, copy)
     return True
 
 
-def _write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
+def write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write through `write(handle)` to a temporary file beside `target`, fsync it, rename it, fsync the folder."""
     with _temporary_beside(target) as (handle, temporary):
         write(handle)
@@ -316,7 +461,7 @@ def _write_atomically(target: Path, write: Callable[[IO[bytes]], object]) -> Non
         os.chmod(temporary, SITE_FILE_MODE)
         handle.close()
         os.replace(temporary, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 @contextmanager
@@ -332,7 +477,7 @@ def _temporary_beside(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
         raise
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
