@@ -10,7 +10,11 @@
     ├── StoreError               the local cache and its database
     │   ├── StoreDamaged         the board's database is damaged (moved aside and rebuilt)
     │   └── DiskFull             no room left on the board's disk to write
-    └── DisplayError             no screen to draw on, or the video driver refused
+    ├── DisplayError             no screen to draw on, or the video driver refused
+    └── DeskError                the source system refused an officer's action (the message is Vietnamese)
+        ├── NotAllowed           their roles do not allow it (four eyes, another commune's)
+        ├── NotFound             no such bulletin, board, group or unit that they may see
+        └── Conflict             someone else acted first (two approvers at once), or a name is taken
 
 Every message is one line naming the file or URL and the problem.
 """
@@ -67,3 +71,19 @@ class DiskFull(StoreError):
 
 class DisplayError(SignageError):
     """No display is available or it could not be opened."""
+
+
+class DeskError(SignageError):
+    """The source system refused an officer's action; the message is Vietnamese, for the page."""
+
+
+class NotAllowed(DeskError):
+    """The officer's roles do not allow it."""
+
+
+class NotFound(DeskError):
+    """Nothing the officer may see has that id (another commune's answers the same as none)."""
+
+
+class Conflict(DeskError):
+    """Someone else acted first, or a name is taken."""

@@ -8,31 +8,33 @@ import hashlib
 import io
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
-import jinja2
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from signage.district.hub import charts, dashboard, sessions
+from signage.district.hub import admin_pages, charts, dashboard, desk_pages, sessions
 from signage.district.hub.config import HubConfig
+from signage.district.hub.context import HubContext, same_origin
+from signage.district.hub.desk import Actor, Desk
 from signage.district.hub.endpoint import BoardEndpoints, BoardIntake, BodyBudget
+from signage.district.hub.feeds import FeedSite, feed_routes
 from signage.district.hub.headers import SecurityHeaders
 from signage.district.hub.ingest import PinnedBoards
+from signage.district.hub.pages import Pages
+from signage.district.hub.publishing import Publisher, Tender
 from signage.district.hub.refusals import RefusalLog
 from signage.district.hub.sessions import SESSION_COOKIE
 from signage.district.hub.store import HubStore
@@ -88,8 +90,16 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     gate = SignInGate(store)
     password_checks = asyncio.Semaphore(MAX_PASSWORD_CHECKS)
     refusals = RefusalLog(now)  # the boards' refusals apart from anonymous junk, logged at most once a minute each
-    board_names = {board.id: board.name for board in config.boards}
-    pages = _Pages(config, now)
+    pages = Pages(config, now)
+    desk = Desk(store.engine, config.media_dir, config.unit_name)
+    site = (
+        FeedSite(config.site_dir, config.source_key, config.title, timedelta(days=config.feed_expires_days)) if config.source_key else None
+    )
+    publisher = Publisher(desk, site, now)
+    tender = Tender(publisher)
+
+    def board_names() -> dict[str, str]:
+        return {board.id: board.name for board in desk.boards()}
 
     async def read_body(request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
@@ -131,13 +141,15 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         request.state.officer = officer
         return officer
 
+    ctx = HubContext(config, store, desk, pages, now, officer_of, publisher)
+
     def guard(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
         """Only a signed-in officer passes: a page redirects (303) to the login, anything else answers 401."""
 
         def wrap(endpoint: Callable[[Request], Response]) -> Callable[[Request], Response]:
             @wraps(endpoint)
             def guarded(request: Request) -> Response:
-                if officer_of(request) is None:
+                if ctx.officer(request) is None:
                     if page:
                         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
@@ -154,7 +166,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         return pages.render(request, "login.html", next=_safe_next(request.query_params.get("next")))
 
     async def login(request: Request) -> Response:
-        if not _same_origin(request):
+        if not same_origin(request):
             return pages.problem(request, 403, CROSS_SITE)
         try:
             raw = await read_body(request, MAX_FORM_BYTES)
@@ -181,6 +193,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             known, right = await run_in_threadpool(officers.check, name, password)
         if not right:
             log.warning("failed sign-in for %s from %s", _who(name, known), remote)
+            if known:
+                await run_in_threadpool(desk.record, Actor(name, remote, now()), "sign_in.failed", None, "đăng nhập sai mật khẩu")
             return pages.render(request, "login.html", status=401, error="Sai tên đăng nhập hoặc mật khẩu.", username=name, next=target)
         token, old = sessions.new_token(), request.cookies.get(SESSION_COOKIE)
 
@@ -191,6 +205,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             store.start_session(sessions.token_hash(token), name, moment, expired_before=moment - sessions.IDLE_S)
 
         await run_in_threadpool(start)
+        await run_in_threadpool(desk.record, Actor(name, remote, now()), "sign_in", None, "đăng nhập")
         log.info("officer %s signed in from %s", name, remote)
         response = RedirectResponse(target or "/", status_code=303)
         response.set_cookie(
@@ -199,7 +214,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         return response
 
     def logout(request: Request) -> Response:
-        if not _same_origin(request):
+        if not same_origin(request):
             return pages.problem(request, 403, CROSS_SITE)
         token = request.cookies.get(SESSION_COOKIE)
         if sessions.well_formed(token):
@@ -215,7 +230,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         days14, days30 = dashboard.last_days(today, 14), dashboard.last_days(today, 30)
         query = request.query_params.get("q", "")[:100]
         states = store.board_states()
-        ranked, online = dashboard.triage(config.boards, states, moment, config.heartbeat_seconds, query)
+        visible = ctx.visible_boards(request)
+        ranked, online = dashboard.triage(visible, states, moment, config.heartbeat_seconds, query)
         pages_count = max(1, -(-len(ranked) // dashboard.PAGE_SIZE))
         page = min(pages_count, max(1, ascii_int(request.query_params.get("page", "1"), 6) or 1))
         shown = ranked[(page - 1) * dashboard.PAGE_SIZE : page * dashboard.PAGE_SIZE]
@@ -231,7 +247,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         per_day = store.plays_per_day(days30[0], today)
         plays_chart = charts.bar_chart([(day, per_day.get(day.isoformat(), 0)) for day in days30], label="Lượt phát theo ngày")
         heard = store.heard_seconds_per_day(days14[0], today, config.heartbeat_seconds)
-        uptime = dashboard.mean_uptime_from_totals(heard, len(config.boards), days14, moment, config.timezone)
+        uptime = dashboard.mean_uptime_from_totals(heard, len(visible), days14, moment, config.timezone)
         uptime_chart = charts.bar_chart(
             [(day, value * 100) for day, value in uptime], label="Thời gian hoạt động", unit="%", maximum=100, colour="#2e8b57"
         )
@@ -239,13 +255,13 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             request,
             "dashboard.html",
             views=views,
-            boards_total=len(config.boards),
+            boards_total=len(visible),
             matching=len(ranked),
             query=query,
             page=page,
             pages_count=pages_count,
             online=online,
-            offline=len(config.boards) - online,
+            offline=len(visible) - online,
             plays_chart=plays_chart,
             uptime_chart=uptime_chart,
             plays_today=per_day.get(today.isoformat(), 0),
@@ -259,7 +275,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     @guard(page=True)
     def board_page(request: Request) -> Response:
         board_id = request.path_params["board"]
-        entry = next((board for board in config.boards if board.id == board_id), None)
+        entry = next((board for board in ctx.visible_boards(request) if board.id == board_id), None)
         if entry is None:
             return pages.problem(request, 404, f"Không có bảng tin “{board_id}”.")
         moment = now()
@@ -315,8 +331,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         if isinstance(period, Response):
             return period
         first, last = period
+        names = board_names()
         rows = [
-            (row.board, board_names.get(row.board, row.board), int(row.count), int(row.completed), float(row.shown_s), row.first_day,
+            (row.board, names.get(row.board, row.board), int(row.count), int(row.completed), float(row.shown_s), row.first_day,
              row.last_day)
             for row in store.bulletin_boards(first, last, bulletin)
         ]  # fmt: skip
@@ -326,7 +343,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     @guard(page=False)
     def screenshot(request: Request) -> Response:
         board, name = request.path_params["board"], request.path_params["name"]
-        if board not in board_names:
+        if board not in ctx.reach_boards(request):
             return PlainTextResponse("Không tìm thấy ảnh màn hình này.", status_code=404)
         seq_text, thumb = (name[: -len(".thumb.png")], True) if name.endswith(".thumb.png") else (name.removesuffix(".png"), False)
         seq = ascii_int(seq_text, 16) if name.endswith(".png") else None
@@ -342,7 +359,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             return period
         first, last = period
         board = request.query_params.get("board") or None
-        if board is not None and board not in board_names:
+        if board is not None and board not in ctx.reach_boards(request):
             return pages.problem(request, 400, f"Không có bảng tin “{board[:64]}”.")
         filename = f"phat-song-{board + '-' if board else ''}{first.isoformat()}-{last.isoformat()}.csv"
         return StreamingResponse(
@@ -353,7 +370,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tender.start()
         yield
+        tender.stop()
         if own_store:
             store.close()
 
@@ -369,6 +388,9 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         Route("/screenshots/{board}/{name}", screenshot, methods=["GET"]),
         Route("/export.csv", export_csv, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        *desk_pages.routes(ctx),
+        *admin_pages.routes(ctx),
+        *(feed_routes(site) if site is not None else []),
     ]
 
     def not_found(request: Request, exc: Exception) -> Response:
@@ -388,7 +410,6 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     return SecurityHeaders(boards_app, always_https=config.https_only)
 
 
-PROBLEM_HEADINGS = {400: "Yêu cầu chưa đúng", 403: "Bị từ chối", 404: "Không tìm thấy", 413: "Quá lớn"}
 CROSS_SITE = "Yêu cầu gửi từ một trang khác đã bị từ chối. Hãy mở lại trang của hệ thống rồi thử lại."
 
 
@@ -428,15 +449,6 @@ def _who(name: str, known: bool) -> str:
     if known:
         return f"officer {name!r}"
     return f"unknown name #{hashlib.sha256(name.encode('utf-8')).hexdigest()[:6]} ({len(name)} characters)"
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser's POST must come from a page of this hub (Origin, else Referer); clients sending neither pass."""
-    host = request.headers.get("host", "")
-    source = request.headers.get("origin") or request.headers.get("referer")
-    if not source:
-        return True
-    return urlsplit(source).netloc == host
 
 
 def _safe_next(target: str | None) -> str:
@@ -480,63 +492,3 @@ def _text_cell(value: str) -> str:
 
 def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
-
-
-class _Pages:
-    """The Jinja2 templates, with the hub's title, the officer's name and date filters in the hub's time zone."""
-
-    def __init__(self, config: HubConfig, now: Clock) -> None:
-        self.config, self.now = config, now
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-        self.env.filters["when"] = self.when
-        self.env.filters["ago"] = self.ago
-        self.env.filters["stamp"] = self.stamp
-        self.env.filters["gb"] = lambda value: "—" if value is None else f"{value / 1e9:.1f} GB"
-        self.env.filters["day"] = lambda value: (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d/%m/%Y")
-
-    def when(self, value: float | datetime | None) -> str:
-        if value is None:
-            return "—"
-        moment = (
-            datetime.fromtimestamp(value, self.config.timezone)
-            if isinstance(value, float | int)
-            else value.astimezone(self.config.timezone)
-        )
-        return moment.strftime("%d/%m/%Y %H:%M")
-
-    def stamp(self, value: object) -> str:
-        """A board's ISO 8601 time as `23/11/2026 18:29:13` in the hub's zone (its own text if it is not one)."""
-        if not isinstance(value, str) or not value:
-            return "—"
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        if moment.utcoffset() is None:
-            return value
-        return moment.astimezone(self.config.timezone).strftime("%d/%m/%Y %H:%M:%S")
-
-    def ago(self, value: float | None) -> str:
-        if value is None:
-            return "chưa kết nối"
-        seconds = max(0.0, self.now().timestamp() - value)
-        if seconds < 60:
-            return "vừa xong"
-        if seconds < 3600:
-            return f"{seconds // 60:.0f} phút trước"
-        if seconds < 86400 * 2:
-            return f"{seconds // 3600:.0f} giờ trước"
-        return f"{seconds // 86400:.0f} ngày trước"
-
-    def render(
-        self, request: Request, name: str, status: int = 200, headers: Mapping[str, str] | None = None, **values: Any
-    ) -> HTMLResponse:
-        # The officer's name only if this request already looked the session up: rendering never queries.
-        officer = getattr(request.state, "officer", None)
-        html = self.env.get_template(name).render(title=self.config.title, user=officer, path=request.url.path, now=self.now(), **values)
-        return HTMLResponse(Markup(html), status_code=status, headers=headers)
-
-    def problem(self, request: Request, status: int, what: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
-        """A one-line refusal an officer reads, as a page of the hub."""
-        heading = PROBLEM_HEADINGS.get(status, "Không thực hiện được")
-        return self.render(request, "error.html", status=status, headers=headers, heading=heading, what=what)

@@ -23,7 +23,8 @@ HUB_KEYS = {
     "max_connections", "max_connections_per_address", "max_body_bytes_in_flight", "header_timeout_seconds", "body_timeout_seconds",
 }  # fmt: skip
 BOARD_KEYS = {"id", "name", "public_key"}
-SECTIONS = {"hub", "boards"}
+SOURCE_KEYS = {"key", "site", "media", "unit_name", "feed_expires_days", "max_upload_mb"}
+SECTIONS = {"hub", "boards", "source"}
 DEFAULT_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_TITLE = "Bảng tin điện tử cấp huyện"
 _LISTEN = re.compile(r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
@@ -62,6 +63,14 @@ class HubConfig:
     body_timeout_seconds: float = 60.0
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For/-Proto are believed
     public_url: str | None = None  # the address officers use; https:// makes the session cookie always Secure
+    # The source system ([source]): the feeds' signing key (a file, 0600; None: nothing is published), the site the
+    # hub writes the feeds into and serves, where uploaded media are kept, the root unit's name.
+    source_key: Path | None = None
+    site_dir: Path = Path("site")
+    media_dir: Path = Path("media")
+    unit_name: str = DEFAULT_TITLE
+    feed_expires_days: int = 7
+    max_upload_bytes: int = 500 * 1024 * 1024
 
     @property
     def https_only(self) -> bool:
@@ -167,6 +176,25 @@ def parse_hub_config(raw: Mapping[str, Any], path: Path) -> HubConfig:
         hub_config["trusted_proxies"] = parse_proxies(t.get("trusted_proxies", list, []))
     except ValueError as exc:
         raise t.fail("trusted_proxies", str(exc)) from None
+
+    if not isinstance(raw.get("source", {}), Mapping):
+        raise ConfigError(f"{path}: source: expected a [source] table")
+    src = Table(path, "source", raw.get("source", {}), SOURCE_KEYS)
+    # Beside an SQLite database by default (the hub's state directory), else beside the config.
+    url = str(hub_config["database_url"])
+    state = Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else path.parent
+    key_text = src.get("key", str, "").strip()
+    unit_name = src.get("unit_name", str, title).strip()
+    if not unit_name:
+        raise src.fail("unit_name", "must not be empty")
+    hub_config.update(
+        source_key=resolve(path, key_text) if key_text else None,
+        site_dir=resolve(path, src.get("site", str, "")) if src.get("site", str, "") else state / "site",
+        media_dir=resolve(path, src.get("media", str, "")) if src.get("media", str, "") else state / "media",
+        unit_name=unit_name,
+        feed_expires_days=int(src.number("feed_expires_days", 7, 1, 365)),
+        max_upload_bytes=int(src.number("max_upload_mb", 500, 1, 4096)) * 1024 * 1024,
+    )
 
     entries = raw.get("boards", [])
     if not isinstance(entries, list) or any(not isinstance(entry, Mapping) for entry in entries):

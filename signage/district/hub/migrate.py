@@ -84,6 +84,10 @@ def _source_system(conn: Any) -> None:
     conn.exec_driver_sql(f"ALTER TABLE boards ADD COLUMN from_config BOOLEAN NOT NULL DEFAULT {false}")
     conn.exec_driver_sql("UPDATE boards SET from_config = " + ("1" if conn.dialect.name == "sqlite" else "TRUE"))
     conn.exec_driver_sql("ALTER TABLE users ADD COLUMN full_name TEXT")
+    # Every officer so far saw and did everything the hub offered: each administers the root unit (the province).
+    officers = conn.execute(sa.select(t.users.c.name)).scalars().all()
+    if officers:
+        conn.execute(sa.insert(t.roles), [{"officer": name, "unit": t.ROOT_UNIT, "role": "admin"} for name in officers])
     conn.execute(sa.update(t.settings).where(t.settings.c.key == "schema_version").values(value="3"))
     log.warning("the hub's database is at schema 3 (the source system)")
 

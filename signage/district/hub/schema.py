@@ -237,6 +237,8 @@ board_day_rows = sa.Table(
 
 # --- the source system (schema 3): units, people, bulletins, approval, the record ---------------------------------
 
+ROOT_UNIT = "tinh"  # the root unit's id (its name comes from hub.toml's [source] unit_name)
+
 # The province (the root, parent NULL) and its communes. A role held at a unit holds for every unit beneath it.
 units = sa.Table(
     "units",
@@ -318,6 +320,16 @@ revisions = sa.Table(
     sa.Column("reason", sa.Text),  # a rejection's or withdrawal's reason, which the author sees
     sa.Column("alone", sa.Boolean, nullable=False, server_default=sa.false()),  # an emergency published by one approver
     sa.Index("revisions_state_submitted", "state", "submitted_at"),
+)
+
+# The boards each live (approved, in the feeds) bulletin targets, its groups and units resolved when it was approved:
+# a unit's feed is read from here (5,000 live bulletins of a province are not decoded for each commune's feed).
+live_boards = sa.Table(
+    "live_boards",
+    metadata,
+    sa.Column("bulletin", Id, primary_key=True),
+    sa.Column("board", Id, primary_key=True),
+    sa.Index("live_boards_board", "board"),
 )
 
 # Commands issued from the pages (screenshot, sync, restart, display on/off): the feeds carry them until they expire.

@@ -34,3 +34,17 @@ def alive(created_at: float, last_seen: float, now: float, idle_s: float = IDLE_
 
 def needs_touch(last_seen: float, now: float) -> bool:
     return now - last_seen >= TOUCH_EVERY_S
+
+
+def csrf_token(token: str | None) -> str:
+    """The CSRF field of every form: derived from the session's token, which only the officer's browser holds (the
+    cookie is HttpOnly), so another site's page cannot know it; the same in every hub process, nothing stored."""
+    if not well_formed(token):
+        return ""
+    assert token is not None
+    return hashlib.sha256(b"csrf\0" + token.encode("ascii")).hexdigest()[:43]
+
+
+def csrf_ok(token: str | None, field: str | None) -> bool:
+    expected = csrf_token(token)
+    return bool(expected) and field is not None and secrets.compare_digest(expected, field)

@@ -768,8 +768,11 @@ class HubStore:
 
     # --- officers, their sessions and sign-in throttling ---------------------------------------------------
 
-    def set_user(self, name: str, password_hash: str, now: datetime) -> bool:
-        """Add an officer or replace their password (which ends all their sessions); True when the name is new."""
+    def set_user(self, name: str, password_hash: str, now: datetime, *, root_admin: bool = True) -> bool:
+        """Add an officer or replace their password (which ends all their sessions); True when the name is new.
+
+        `root_admin`: the CLI's way in (whoever runs it holds the server): the officer administers the root unit,
+        so a new hub's first administrator, or one locked out, can then manage everyone else in the browser."""
         with self.engine.begin() as conn:
             existed = conn.execute(sa.select(t.users.c.name).where(t.users.c.name == name)).first() is not None
             ins = self._insert(t.users)
@@ -778,12 +781,15 @@ class HubStore:
                 {"name": name, "password_hash": password_hash, "created_at": epoch(now)},
             )
             conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
+            if root_admin:
+                conn.execute(self._insert(t.roles).on_conflict_do_nothing(), {"officer": name, "unit": t.ROOT_UNIT, "role": "admin"})
         return not existed
 
     def remove_user(self, name: str) -> bool:
         """Remove an officer and end their sessions; False when there was no such officer."""
         with self.engine.begin() as conn:
             conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
+            conn.execute(sa.delete(t.roles).where(t.roles.c.officer == name))
             return conn.execute(sa.delete(t.users).where(t.users.c.name == name)).rowcount > 0
 
     def password_hash(self, name: str) -> str | None:

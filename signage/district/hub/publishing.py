@@ -1,0 +1,100 @@
+"""Publishing is automatic: approval, withdrawal, expiry, a command or a board moved republishes the feeds of the
+units it touches, at once; a background pass republishes every feed older than half its expiry and expires the
+bulletins whose validity ended. Without a signing key (`[source] key` unset) nothing is published and the pages say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from signage.district.hub.desk import Desk
+from signage.district.hub.feeds import FeedContents, FeedSite, due_for_republish
+from signage.errors import SignageError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class Publisher:
+    def __init__(self, desk: Desk, site: FeedSite | None, now: Clock) -> None:
+        self.desk, self.site, self.now = desk, site, now
+        self._lock = threading.Lock()  # one pass at a time: the expiry pass and a click never interleave a unit
+
+    @property
+    def enabled(self) -> bool:
+        return self.site is not None
+
+    def publish(self, units: Iterable[str]) -> dict[str, int]:
+        """Sign and write the feed of each unit; its sequence by unit. Raises SignageError naming the unit."""
+        if self.site is None:
+            return {}
+        done: dict[str, int] = {}
+        with self._lock:
+            for unit in sorted(set(units)):
+                moment = self.now()
+                contents = FeedContents(tuple(self.desk.feed_items(unit)), tuple(self.desk.feed_commands(unit, moment)))
+                published = self.site.publish(unit, contents, moment)
+                self.desk.feed_published(unit, published.sequence, moment, moment + self.site.expires_in)
+                done[unit] = published.sequence
+        return done
+
+    def link_boards(self) -> None:
+        """Every accepted board's link to its unit's feed (a board accepted or moved follows at once)."""
+        if self.site is None:
+            return
+        moment = self.now()
+        for board in self.desk.boards():
+            if self.site.linked_unit(board.id) != board.unit:
+                self.site.link_board(board.id, board.unit, moment)
+
+    def tend(self) -> set[str]:
+        """The background pass: expire what ended, republish what changed or is half-way to expiring; the units done."""
+        if self.site is None:
+            return set()
+        moment = self.now()
+        due = set(self.desk.expire_due(moment))
+        held = self.desk.feeds()
+        for unit in self.desk.feed_units():
+            row = held.get(unit)
+            published_at = None if row is None else datetime.fromtimestamp(row.published_at, UTC)
+            if due_for_republish(published_at, moment, self.site.expires_in):
+                due.add(unit)
+        if due:
+            self.publish(due)
+            log.info("republished the feeds of %d unit(s)", len(due))
+        self.link_boards()
+        return due
+
+
+class Tender:
+    """Runs Publisher.tend every `every` in a daemon thread until stopped."""
+
+    def __init__(self, publisher: Publisher, every: timedelta = timedelta(minutes=1)) -> None:
+        self.publisher, self.every = publisher, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.publisher.site is None:
+            return
+        self._thread = threading.Thread(target=self._run, name="feeds", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.publisher.tend()
+            except (SignageError, OSError) as exc:
+                log.error("republishing the feeds failed: %s", exc)
+            except Exception:
+                log.exception("republishing the feeds failed")
+            self._stop.wait(self.every.total_seconds())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
