@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = commands.add_parser("keygen", help="a new Ed25519 key (district or board); prints its public key")
     keygen.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the private key (mode 0600)")
 
+    join = commands.add_parser("join", help="ask a hub to take this board: its key made if missing, the config's [report] and [feed]")
+    join.add_argument("--hub", required=True, metavar="URL", help="the hub's address, e.g. https://hub.example/")
+    join.add_argument("--config", type=Path, help="the board's TOML config: its id, name and key; the lines it lacks are added to it")
+    join.add_argument("--id", help="the board's id (default: the config's)")
+    join.add_argument("--name", help="the board's name, e.g. \"UBND xã Tân Quan\" (default: the config's)")
+    join.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="the board's key, made (0600) if missing (default: report.key, else board.key in the data folder)",
+    )
+    join.add_argument("--print-config", action="store_true", help="write no file: only the lines the config lacks on standard output")
+
     publish = commands.add_parser("publish", help="build the signed static feed from a folder of <id>.toml bulletins")
     publish.add_argument("src", type=Path, help="folder of <id>.toml bulletins and their media")
     publish.add_argument("--key", type=Path, required=True, help="the district's private key")
@@ -166,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": _status,
             "import": _import,
             "keygen": _keygen,
+            "join": _join,
             "publish": _publish,
             "verify": _verify,
             "doctor": _doctor,
@@ -335,6 +349,80 @@ def _keygen(args: argparse.Namespace) -> int:
 
     key = generate_key(args.out)
     print(public_key_text(public_raw(key)))
+    return 0
+
+
+def _join(args: argparse.Namespace) -> int:
+    """`signage join`: what the technician reads is Vietnamese; the config lines are TOML."""
+    import requests
+
+    from signage.config import parse_config
+    from signage.envelope import key_id, public_key_text, public_raw
+    from signage.errors import ConfigError, FetchError
+    from signage.feed.http import Fetcher
+    from signage.kiosk import join
+    from signage.text import printable
+
+    told = sys.stderr if args.print_config else sys.stdout
+    config = _board_config(args.config) if args.config else None  # as root: the data folder's owner makes the key
+    if config is not None and args.id and args.id != config.board.id:
+        raise ConfigError(f"--id {args.id}: khác mã bảng trong {config.path} ({config.board.id})")
+    board_id = args.id or (config.board.id if config else "")
+    name = (args.name or (config.board.name if config else "")).strip()
+    if not board_id or not name:
+        raise ConfigError('cần --config, hoặc cả --id và --name (ví dụ --id tan-quan --name "UBND xã Tân Quan")')
+    # The id and name checked as a config would check them; without a config, its default data folder holds the key.
+    board = config.board if config else parse_config({"board": {"id": board_id, "name": name}}, Path("board.toml").absolute()).board
+    key_path = (args.key or (config.report.key if config and config.report else board.data_dir / "board.key")).absolute()
+    hub = join.hub_of(args.hub)
+    key, made = join.board_key(key_path)
+    keyid = key_id(public_raw(key))
+    feed_public, feed_problem = None, ""
+    session = requests.Session()
+    try:
+        answer = join.ask(session, hub, join.join_envelope(key, board_id, name, datetime.now().astimezone()))
+        fetcher = Fetcher(session=session)
+        try:
+            fetched = fetcher.get_feed(hub.feed_key_url, etag=None, last_modified=None, max_bytes=join.MAX_KEY_FILE_BYTES, deadline_s=30)
+            feed_public = join.feed_key(fetched.body or b"", hub.feed_key_url)
+        except FetchError as exc:
+            feed_problem = str(exc)
+    finally:
+        session.close()
+
+    print(f"Bảng {board_id}: {printable(name)}", file=told)
+    if made:
+        print(f"Đã tạo khoá của bảng: {key_path}", file=told)
+    print(f"Dấu vân tay khoá của bảng: {join.fingerprint(keyid)}", file=told)
+    if answer.accepted:
+        print(f"Hệ thống {hub.base} đã chấp nhận bảng này.", file=told)
+    else:
+        print(f"Đã gửi yêu cầu tham gia tới {hub.base}.", file=told)
+        print("Chờ quản trị viên chấp nhận trên trang của hệ thống (đối chiếu dấu vân tay ở trên).", file=told)
+    if feed_public is not None:
+        print(f"Khoá nguồn tin của hệ thống: {public_key_text(feed_public)}", file=told)
+        print(f"Dấu vân tay khoá nguồn tin: {join.fingerprint(key_id(feed_public))} (đối chiếu với trang của hệ thống)", file=told)
+    else:
+        print(f"Chưa lấy được khoá nguồn tin của hệ thống ({feed_problem}): chưa có mục [feed]; chạy lại lệnh này sau.", file=told)
+
+    wanted = join.sections(hub, board_id, key_path, feed_public)
+    if config is None:
+        print("Thêm các dòng sau vào cấu hình của bảng:", file=told)
+        print(wanted.text(), end="")
+        return 0
+    text, added, differing = join.merged(config.path.read_text(encoding="utf-8"), config.path, wanted)
+    missing = "\n".join(section for name, section in wanted.items() if name in added)
+    if args.print_config:  # what the config lacks, for install.sh to add as root
+        print(missing, end="")
+    elif added and not join.writable(config.path):
+        print(f"Không ghi được vào {config.path} (cần quyền sửa tệp này); thêm các dòng sau:", file=told)
+        print(missing, end="")
+    elif added:
+        join.write_config(config.path, text)
+        print(f"Đã ghi vào {config.path}: " + ", ".join(f"[{name}]" for name in added), file=told)
+    for name in differing:
+        print(f"Mục [{name}] trong {config.path} đã có và khác; không ghi đè. Để dùng hệ thống này, sửa thành:", file=told)
+        print(dict(wanted.items())[name], end="", file=told)
     return 0
 
 

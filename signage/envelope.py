@@ -26,6 +26,7 @@ from signage.errors import FeedRejected, SignageError
 
 FEED_TYPE = "application/vnd.signage.feed.v1+json"
 REPORT_TYPE = "application/vnd.signage.report.v1+json"
+JOIN_TYPE = "application/vnd.signage.join.v1+json"  # a board asking a hub to take it, signed by its own key
 PNG_TYPE = "image/png"
 MAX_JSON_DEPTH = 32
 # No field of any of our formats holds more than 2^53-1 (16 digits); 100 digits leaves each field to

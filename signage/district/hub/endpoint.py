@@ -1,4 +1,4 @@
-"""The boards' endpoints as plain ASGI, in front of the officers' web app: POST /report and /report/screenshot.
+"""The boards' endpoints as plain ASGI, in front of the officers' web app: POST /report, /report/screenshot and /join.
 
 Ten thousand boards send 33 reports a second; each would cost as much in the web framework's layers
 (middleware, routing, request and response objects) as in checking and storing it. These two paths
@@ -10,6 +10,7 @@ every screenshot (Pillow), in the thread pool, so a megabyte of JSON never holds
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from signage.district.hub.ingest import (
     thumbnail,
     verify_envelope,
 )
+from signage.district.hub.join import MAX_JOIN_BYTES, JoinBook, Joins, LivePins
 from signage.district.hub.limits import Rates, RowPlan, plan_rows
 from signage.district.hub.store import Ingested
 from signage.errors import StoreError
@@ -45,7 +47,18 @@ log = logging.getLogger("signage.hub")
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-Handler = Callable[[bytes], dict[str, Any] | Refusal]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A handler's answer with a status other than 200 (a join request waiting: 202)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+Handler = Callable[[bytes], dict[str, Any] | Answer | Refusal]
+AddressedHandler = Callable[[bytes, str], dict[str, Any] | Answer | Refusal]  # also given the sender's address
 # (remote, path, status, reason, board that signed it or None): logged and shown to officers
 Refused = Callable[[str, str, int, str, str | None], None]
 
@@ -57,6 +70,7 @@ BUSY_RETRY_S = 30
 SCREENSHOT_DECODES = 2  # at most this many screenshots decoded at once (~15 MB each at 1920x1920)
 SCREENSHOT_BURST = 20
 SCREENSHOTS_PER_HOUR = 60
+JOIN_HANDLERS = 4
 PRUNE_EVERY_S = 3600.0
 # Anonymous refusals (400, 401, 413: nothing a pinned key signed) an address may cost: 60 at once, then 10 a
 # minute; past them its requests are turned away before their body is read. A board never earns one unless it is
@@ -69,9 +83,10 @@ JUNK_ADDRESSES = 10_000
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     limit: int  # body bytes
-    handle: Handler
+    handle: Handler | AddressedHandler
     on_loop_below: int = 0  # bodies smaller than this are handled on the event loop, the rest in the thread pool
     concurrency: int | None = None  # at most this many handled at once (the rest wait, holding only their body)
+    addressed: bool = False  # `handle` takes the sender's address after the body
 
 
 class BodyBudget:
@@ -133,7 +148,7 @@ class BoardEndpoints:
             if raw is None:  # the board went away mid-body (or was closed for sending too slowly)
                 return
             try:
-                outcome = await self._handle(path, endpoint, raw)
+                outcome = await self._handle(path, endpoint, raw, remote)
             except StoreError as exc:  # the database cannot hold what it says: sending it again would not help
                 outcome = Refusal(422, str(exc))  # (the intake names the board; a handler of its own may not)
             except Exception:
@@ -144,18 +159,22 @@ class BoardEndpoints:
             if isinstance(outcome, Refusal):
                 await self._refuse(send, remote, path, outcome)
                 return
-            await _answer(send, 200, outcome)
+            if isinstance(outcome, Answer):
+                await _answer(send, outcome.status, outcome.body)
+            else:
+                await _answer(send, 200, outcome)
         finally:
             self.budget.give(held[0])
 
-    async def _handle(self, path: str, endpoint: Endpoint, raw: bytes) -> dict[str, Any] | Refusal:
+    async def _handle(self, path: str, endpoint: Endpoint, raw: bytes, remote: str) -> dict[str, Any] | Answer | Refusal:
+        handle = functools.partial(endpoint.handle, raw, remote) if endpoint.addressed else functools.partial(endpoint.handle, raw)
         if endpoint.concurrency is None:
-            return endpoint.handle(raw) if len(raw) < endpoint.on_loop_below else await run_in_threadpool(endpoint.handle, raw)
+            return handle() if len(raw) < endpoint.on_loop_below else await run_in_threadpool(handle)
         slots = self._slots.get(path)
         if slots is None:
             slots = self._slots[path] = asyncio.Semaphore(endpoint.concurrency)
         async with slots:
-            return endpoint.handle(raw) if len(raw) < endpoint.on_loop_below else await run_in_threadpool(endpoint.handle, raw)
+            return handle() if len(raw) < endpoint.on_loop_below else await run_in_threadpool(handle)
 
     async def _refuse(self, send: Send, remote: str, path: str, refusal: Refusal, close: bool = False) -> None:
         self.refused(remote, path, refusal.status, refusal.reason, refusal.board)
@@ -198,7 +217,8 @@ class BoardEndpoints:
 
 
 class BoardIntake:
-    """The boards' two handlers: verify, rate-limit by the board that signed, parse, apply the daily quota, store."""
+    """The boards' handlers: verify, rate-limit by the board that signed, parse, apply the daily quota, store; and
+    boards asking to join (join.py), whose keys, once accepted in the browser, `pins` adds to `pinned`."""
 
     def __init__(self, config: HubConfig, store: HubStore, pinned: PinnedBoards, now: Callable[[], datetime]) -> None:
         self.config = config
@@ -211,16 +231,27 @@ class BoardIntake:
         self._pruned_at: float | None = None
         self._prune_wanted: datetime | None = None
         self._pruning = False  # a retention thread is running
+        book = JoinBook(store.engine)
+        self.pins = LivePins(pinned, book, [(board.id, board.public_key) for board in config.boards])
+        self.pins.refresh(monotonic())
+        self.joins = Joins(book, now)
 
     def endpoints(self) -> dict[str, Endpoint]:
         return {
             "/report": Endpoint(self.config.max_report_bytes, self.report, on_loop_below=ON_LOOP_BELOW),
             # Pillow decodes: off the loop, and a few at a time (each decoded image is megabytes).
             "/report/screenshot": Endpoint(self.config.max_screenshot_bytes, self.screenshot, concurrency=SCREENSHOT_DECODES),
+            # Rare (a board asks once, at install): in the thread pool, a few at a time.
+            "/join": Endpoint(MAX_JOIN_BYTES, self.join, concurrency=JOIN_HANDLERS, addressed=True),
         }
+
+    def join(self, raw: bytes, remote: str) -> Answer | Refusal:
+        outcome = self.joins.take(raw, remote)
+        return outcome if isinstance(outcome, Refusal) else Answer(outcome.status, outcome.answer())
 
     def report(self, raw: bytes) -> dict[str, Any] | Refusal:
         moment = self.now()
+        self.pins.refresh(monotonic())  # a board accepted in the browser a second ago is pinned now
         checked = verify_envelope(raw, self.pinned, envelope.REPORT_TYPE)
         if isinstance(checked, Refusal):
             return checked
@@ -251,6 +282,7 @@ class BoardIntake:
 
     def screenshot(self, raw: bytes) -> dict[str, Any] | Refusal:
         moment = self.now()
+        self.pins.refresh(monotonic())
         checked = verify_envelope(raw, self.pinned, envelope.PNG_TYPE)
         if isinstance(checked, Refusal):
             return checked

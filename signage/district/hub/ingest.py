@@ -135,12 +135,21 @@ class Screenshot:
 
 
 class PinnedBoards:
-    """The boards' public keys, looked up by keyid: the hint picks the candidates, so a report costs one verify."""
+    """The boards' public keys, looked up by keyid: the hint picks the candidates, so a report costs one verify.
+
+    `replace` swaps in another set whole (boards accepted in the browser join without a restart): the table is
+    built aside and assigned in one step, so a report verified on another thread sees the old set or the new.
+    """
 
     def __init__(self, boards: Sequence[tuple[str, bytes]]) -> None:
         self._by_keyid: dict[str, list[tuple[str, bytes]]] = {}
+        self.replace(boards)
+
+    def replace(self, boards: Sequence[tuple[str, bytes]]) -> None:
+        by_keyid: dict[str, list[tuple[str, bytes]]] = {}
         for board_id, raw_key in boards:
-            self._by_keyid.setdefault(envelope.key_id(raw_key), []).append((board_id, raw_key))
+            by_keyid.setdefault(envelope.key_id(raw_key), []).append((board_id, raw_key))
+        self._by_keyid = by_keyid
 
     def candidates(self, keyid: object) -> list[tuple[str, bytes]]:
         return self._by_keyid.get(keyid, []) if isinstance(keyid, str) else []
