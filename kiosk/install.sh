@@ -1,6 +1,7 @@
 #!/bin/sh
 # Turns a fresh Debian 12 / Ubuntu 24.04 PC into a board that boots into the player.
 #
+#   sudo kiosk/install.sh --board-id tan-quan --name "UBND xã Tân Quan" --hub https://hub.example/
 #   sudo kiosk/install.sh --board-id tan-quan --name "UBND xã Tân Quan" \
 #        --feed-url https://district.example/feed/feed.json --feed-key ed25519:... --inbox /srv/signage/bangtin
 #   sudo kiosk/install.sh --uninstall
@@ -8,17 +9,21 @@
 # Idempotent: every file is compared before it is written, the venv is rebuilt only when the project's
 # files changed, and the board's config is written only when absent. A second run changes nothing.
 # --dry-run says what would change and changes nothing. --root DIR installs under DIR (a chroot's tree or a
-# test folder): no user, no packages, no systemctl. In a chroot or container (systemd not running) the units
-# are installed but not enabled, with a message.
+# test folder): no user, no packages, no systemctl, and no joining (an image's key would be every board's). In a
+# chroot or container (systemd not running) the units are installed but not enabled, with a message.
+# --hub: the board makes its key and asks the hub to take it (`signage join`, as the player's user); the config
+# gains [report] and [feed] for that hub, once (a config that has either is left as it is).
 set -eu
 
 usage() {
     cat <<'EOF'
-usage: install.sh [--board-id ID] [--name NAME] [--feed-url URL --feed-key KEY] [--inbox PATH]
+usage: install.sh [--board-id ID] [--name NAME] [--hub URL | --feed-url URL --feed-key KEY] [--inbox PATH]
                   [--prefix DIR] [--config FILE] [--root DIR] [--no-apt] [--dry-run] [--uninstall]
   --board-id ID     the board's id, as in bulletins' "boards" (a-z, 0-9, -)
   --name NAME       the commune's name shown in the header, e.g. "UBND xã Tân Quan"
-  --feed-url URL    the district feed (optional; with --feed-key)
+  --hub URL         the hub's address (optional), e.g. https://hub.example/: the board asks it to take it,
+                    then reports to it and plays its feed once an administrator accepts it
+  --feed-url URL    a static district feed instead of a hub's (optional; with --feed-key)
   --feed-key KEY    the district's pinned public key, ed25519:...
   --inbox PATH      the clerk's drop folder (optional), e.g. /srv/signage/bangtin
   --prefix DIR      where the player is installed (default /opt/signage)
@@ -35,14 +40,14 @@ die() { echo "install.sh: $*" >&2; exit 1; }
 usage_error() { echo "install.sh: $*" >&2; usage >&2; exit 2; }
 say() { echo "install.sh: $*"; }
 
-board_id='' name='' feed_url='' feed_key='' inbox='' root='' prefix=/opt/signage config=/etc/signage/board.toml
+board_id='' name='' hub='' feed_url='' feed_key='' inbox='' root='' prefix=/opt/signage config=/etc/signage/board.toml
 dry_run=0 uninstall=0 use_apt=1
 while [ $# -gt 0 ]; do
     case "$1" in
-        --board-id|--name|--feed-url|--feed-key|--inbox|--prefix|--config|--root)
+        --board-id|--name|--hub|--feed-url|--feed-key|--inbox|--prefix|--config|--root)
             [ $# -ge 2 ] || usage_error "$1 needs a value"
             case "$1" in
-                --board-id) board_id=$2 ;; --name) name=$2 ;; --feed-url) feed_url=$2 ;;
+                --board-id) board_id=$2 ;; --name) name=$2 ;; --hub) hub=$2 ;; --feed-url) feed_url=$2 ;;
                 --feed-key) feed_key=$2 ;; --inbox) inbox=$2 ;; --prefix) prefix=$2 ;;
                 --config) config=$2 ;; --root) root=${2%/} ;;
             esac
@@ -56,6 +61,8 @@ while [ $# -gt 0 ]; do
 done
 case "$prefix" in /*) ;; *) usage_error "--prefix must be an absolute path" ;; esac
 case "$config" in /*) ;; *) usage_error "--config must be an absolute path" ;; esac
+case "$hub" in ''|http://?*|https://?*) ;; *) usage_error "--hub: expected an http(s) address such as https://hub.example/, got '$hub'" ;; esac
+[ -z "$hub" ] || [ -z "$feed_url" ] || usage_error "--hub and --feed-url: one or the other (a hub serves the board's feed)"
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")          # the project tree: the folder holding kiosk/
@@ -133,7 +140,9 @@ ask() { # ask VAR "question"
 if [ ! -f "$root$config" ]; then
     [ -n "$board_id" ] || ask board_id "board id (a-z, 0-9, -), e.g. tan-quan"
     [ -n "$name" ] || ask name "commune name shown in the header, e.g. UBND xã Tân Quan"
-    [ -n "$feed_url" ] || ask feed_url "district feed URL (empty: none)"
+    [ -n "$hub" ] || [ -n "$feed_url" ] || ask hub "hub address (empty: none), e.g. https://hub.example/"
+    case "$hub" in ''|http://?*|https://?*) ;; *) usage_error "hub address: expected https://..., got '$hub'" ;; esac
+    [ -n "$hub" ] || [ -n "$feed_url" ] || ask feed_url "district feed URL (empty: none)"
     [ -n "$feed_url" ] && [ -z "$feed_key" ] && ask feed_key "district public key ed25519:..."
     [ -n "$inbox" ] || ask inbox "drop folder path (empty: none), e.g. /srv/signage/bangtin"
     [ -n "$board_id" ] || usage_error "$config is absent: --board-id is needed to write it"
@@ -257,6 +266,27 @@ else
     if [ -n "$inbox" ] && [ ! -d "$root$inbox" ]; then
         run mkdir -p "$root$inbox"
         [ -n "$root" ] || run chown signage:signage "$inbox"
+    fi
+fi
+
+# 4b. Joining the hub: the player's user makes its key (0600 in its 0700 folder) and asks the hub to take the board;
+# the config gains the [report] and [feed] it prints. Once: a config with either is the technician's to edit.
+if [ -n "$hub" ]; then
+    signage_join="$prefix/.venv/bin/signage join --hub $hub --config $config --print-config"
+    if [ -n "$root" ]; then
+        say "--root: not joining $hub here (an image's key would be every board's); on the board run:"
+        say "  runuser -u signage -- $signage_join"
+    elif [ -f "$config" ] && grep -Eq '^[[:space:]]*\[report\]' "$config" && grep -Eq '^[[:space:]]*\[feed\]' "$config"; then
+        say "kept: $config has [report] and [feed]; to join $hub instead, edit them or run: runuser -u signage -- ${signage_join% --print-config}"
+    elif [ "$dry_run" = 1 ]; then
+        echo "would run: runuser -u signage -- $signage_join (and add the [report] and [feed] it prints to $config)"
+    elif runuser -u signage -- "$prefix/.venv/bin/signage" join --hub "$hub" --config "$config" --print-config >"$tmp/join.toml"; then
+        if [ -s "$tmp/join.toml" ]; then
+            { cat "$config"; echo; cat "$tmp/join.toml"; } >"$tmp/board-joined.toml"
+            install_file "$tmp/board-joined.toml" "$config" 0644
+        fi
+    else
+        say "joining $hub failed (above); the board plays without it. Once the hub answers, run again: $0 --hub $hub"
     fi
 fi
 

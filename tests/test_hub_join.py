@@ -4,7 +4,9 @@ request, its acceptance through the hub's data layer, and reports taken without 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import subprocess
 import time
 import tomllib
 from collections.abc import Iterator
@@ -369,3 +371,31 @@ def test_a_board_taken_out_of_hub_toml_is_no_longer_pinned_though_its_row_stays(
         for _ in range(4):  # past the hub's next look at the boards (once a second)
             time.sleep(0.5)
             assert hub.report(pinned, "tan-hung", 3).status_code == 401
+
+
+# --- kiosk/install.sh ---------------------------------------------------------------------------------------------------
+
+INSTALL = Path(__file__).resolve().parent.parent / "kiosk" / "install.sh"
+
+
+def _install(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(INSTALL), *args], capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_install_joins_the_hub_as_the_players_user_and_never_into_an_image(tmp_path: Path) -> None:
+    if shutil.which("rsync") is None:
+        pytest.skip("rsync is needed (install.sh copies the tree with it)")
+    answers = ["--board-id", "tan-quan", "--name", "UBND xã Tân Quan"]
+    root = tmp_path / "root"
+    dry = _install("--root", str(root), "--dry-run", *answers, "--hub", "https://hub.example/")
+    assert dry.returncode == 0, dry.stderr
+    # Under --root (an image or a chroot) no key is made: every board cloned from it would hold the same one.
+    assert (
+        "--root: not joining https://hub.example/" in dry.stdout
+        and "runuser -u signage -- /opt/signage/.venv/bin/signage join" in dry.stdout
+    )
+    both = _install("--root", str(root), "--dry-run", *answers, "--hub", "https://hub.example/", "--feed-url", "https://x/f.json")
+    assert both.returncode == 2 and "one or the other" in both.stderr
+    bad = _install("--root", str(root), "--dry-run", *answers, "--hub", "hub.example")
+    assert bad.returncode == 2 and "--hub: expected an http(s) address" in bad.stderr
+    assert not root.exists()
