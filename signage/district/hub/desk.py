@@ -142,8 +142,9 @@ def feed_dict(row: Any, boards: Sequence[str], approved_by: str | None, approved
         data["media"] = {"sha256": row.media_sha256, "bytes": int(row.media_bytes), "type": row.media_type}
     if row.duration_s is not None:
         data["duration_s"] = row.duration_s
-    if row.valid_from is not None:
-        data["valid_from"] = _moment(row.valid_from).isoformat()  # type: ignore[union-attr]
+    # No "from" given: from its approval (feed-v1 needs one; a board plays nothing before it in any case).
+    valid_from = row.valid_from if row.valid_from is not None else approved_at if approved_at is not None else row.created_at
+    data["valid_from"] = _moment(valid_from).isoformat()  # type: ignore[union-attr]
     if row.valid_until is not None:
         data["valid_until"] = _moment(row.valid_until).isoformat()  # type: ignore[union-attr]
     slots = json.loads(row.slots or "[]")
@@ -155,9 +156,10 @@ def feed_dict(row: Any, boards: Sequence[str], approved_by: str | None, approved
     return data
 
 
-def draft_problem(draft: Draft) -> str | None:
-    """What is wrong with a draft as a board would see it (the board's own parser), or None."""
-    row = _DraftRow(draft)
+def draft_problem(draft: Draft, now: datetime) -> str | None:
+    """What is wrong with a draft as a board would see it (the board's own parser), or None; `now`: when it is written
+    (it plays from its approval when no "from" is given)."""
+    row = _DraftRow(draft, now)
     try:
         parse_bulletin(feed_dict(row, ["*"], None, None), BulletinInput(origin="bản tin", source=Source.FEED, strict=True))
     except BulletinError as exc:
@@ -168,18 +170,19 @@ def draft_problem(draft: Draft) -> str | None:
 class _DraftRow:
     """A Draft dressed as a revisions row, for feed_dict."""
 
-    def __init__(self, draft: Draft) -> None:
+    def __init__(self, draft: Draft, now: datetime) -> None:
         self.bulletin, self.revision, self.kind, self.title = "xem-truoc", 1, draft.kind.value, draft.title
         self.priority, self.body, self.duration_s = draft.priority.value, draft.body, draft.duration_s
         media = draft.media
         self.media_sha256, self.media_bytes, self.media_type = (media.sha256, media.bytes, media.type) if media else (None, None, None)
         self.valid_from, self.valid_until = _ts(draft.valid_from), _ts(draft.valid_until)
         self.slots = json.dumps(list(draft.slots))
+        self.created_at = now.timestamp()
 
 
-def draft_bulletin(draft: Draft, bulletin_id: str = "xem-truoc", revision: int = 1) -> Bulletin:
-    """The Bulletin a board would hold for this draft (for the preview)."""
-    row = _DraftRow(draft)
+def draft_bulletin(draft: Draft, now: datetime, bulletin_id: str = "xem-truoc", revision: int = 1) -> Bulletin:
+    """The Bulletin a board would hold for this draft were it approved `now` (for the preview)."""
+    row = _DraftRow(draft, now)
     row.bulletin, row.revision = bulletin_id, revision
     return parse_bulletin(feed_dict(row, ["*"], None, None), BulletinInput(origin="bản tin", source=Source.FEED))
 
@@ -484,7 +487,7 @@ class Desk:
 
     def create(self, actor: Actor, unit: str, draft: Draft) -> str:
         self._allowed(actor.officer, Verb.WRITE, unit)
-        self._check_draft(draft, unit)
+        self._check_draft(draft, unit, actor.at)
         bulletin_id = f"{unit[:20]}-{secrets.token_hex(4)}".replace("--", "-")
         with self.engine.begin() as conn:
             conn.execute(
@@ -512,7 +515,7 @@ class Desk:
         gets a new revision, which waits for approval while the published one plays on."""
         head = self.bulletin(bulletin_id, self.reach(actor.officer))
         self._allowed(actor.officer, Verb.WRITE, head.unit)
-        self._check_draft(draft, head.unit)
+        self._check_draft(draft, head.unit, actor.at)
         latest = self.revision(bulletin_id, int(head.latest))
         state = State(latest.state)
         with self.engine.begin() as conn:
@@ -542,11 +545,11 @@ class Desk:
             self._record(conn, actor, "bulletin.edit", head.unit, f"bản tin “{draft.title}”", f"bản {revision}")
         return revision
 
-    def _check_draft(self, draft: Draft, unit: str) -> None:
+    def _check_draft(self, draft: Draft, unit: str, now: datetime) -> None:
         if draft.category not in _CATEGORIES:
             raise NotAllowed("Hãy chọn lĩnh vực của bản tin.")
         self.check_targets(draft.targets, unit)
-        problem = draft_problem(draft)
+        problem = draft_problem(draft, now)
         if problem:
             raise NotAllowed(f"Bản tin chưa hợp lệ: {problem}")
 
