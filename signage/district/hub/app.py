@@ -34,6 +34,7 @@ from signage.district.hub.feeds import FeedSite, feed_routes
 from signage.district.hub.headers import SecurityHeaders
 from signage.district.hub.ingest import PinnedBoards
 from signage.district.hub.pages import Pages
+from signage.district.hub.preview import Previewer
 from signage.district.hub.publishing import Publisher, Tender
 from signage.district.hub.refusals import RefusalLog
 from signage.district.hub.sessions import SESSION_COOKIE
@@ -97,6 +98,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     )
     publisher = Publisher(desk, site, now)
     tender = Tender(publisher)
+    previewer = Previewer(config.media_dir.parent / "previews")  # its worker process starts on the first preview
 
     def board_names() -> dict[str, str]:
         return {board.id: board.name for board in desk.boards()}
@@ -141,7 +143,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         request.state.officer = officer
         return officer
 
-    ctx = HubContext(config, store, desk, pages, now, officer_of, publisher)
+    ctx = HubContext(config, store, desk, pages, now, officer_of, publisher, previewer)
 
     def guard(page: bool) -> Callable[[Callable[[Request], Response]], Callable[[Request], Response]]:
         """Only a signed-in officer passes: a page redirects (303) to the login, anything else answers 401."""
@@ -373,6 +375,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         tender.start()
         yield
         tender.stop()
+        previewer.close()
         if own_store:
             store.close()
 

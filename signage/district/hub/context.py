@@ -18,6 +18,7 @@ from signage.district.hub import sessions
 from signage.district.hub.config import HubConfig
 from signage.district.hub.desk import Actor, Desk, Officer
 from signage.district.hub.pages import Pages
+from signage.district.hub.preview import Previewer
 from signage.district.hub.publishing import Publisher
 from signage.district.hub.rules import Role, Verb
 from signage.district.hub.store import HubStore
@@ -48,6 +49,7 @@ class HubContext:
     now: Clock
     officer_of: Callable[[Request], str | None]
     publisher: Publisher
+    previewer: Previewer  # the board's own renderer in a worker process (preview.py); blocking: run it in a thread
 
     def officer(self, request: Request) -> Officer | None:
         """The signed-in officer with their roles (looked up once per request), or None."""
