@@ -408,6 +408,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
     officers_app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
     officers_app.state.store = store
     officers_app.state.refusals = refusals
+    officers_app.state.desk, officers_app.state.publisher = desk, publisher
     intake = BoardIntake(config, store, pinned, now)
     boards_app = BoardEndpoints(officers_app, intake.endpoints(), refusals.record, BodyBudget(config.max_body_bytes_in_flight))
     return SecurityHeaders(boards_app, always_https=config.https_only)
