@@ -305,6 +305,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             screenshots=store.screenshot_list(board_id),
             plays=store.recent_plays(board_id),
             commands=store.commands(board_id),
+            **admin_pages.board_commands(ctx, request, board_id),
             default_from=(today - timedelta(days=29)).isoformat(),
             default_to=today.isoformat(),
         )
