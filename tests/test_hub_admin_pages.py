@@ -9,8 +9,9 @@ import csv
 import io
 import json
 import re
+import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,15 +21,17 @@ import pytest
 import requests
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.routing import Mount, Route
 
 from signage.district.hub import HubConfig, create_app, sessions
 from signage.district.hub import schema as t
 from signage.district.hub.app import hash_password
 from signage.district.hub.desk import Actor, Desk
+from signage.district.hub.rules import Role
 from signage.district.hub.store import HubStore
-from signage.envelope import generate_key, key_id, public_raw
+from signage.envelope import generate_key, key_id, public_key_text, public_raw
 from signage.kiosk.join import join_envelope
-from tests.hubserver import START, minutes, report_envelope, serve, write_hub_config
+from tests.hubserver import START, minutes, report_envelope, screenshot_envelope, serve, write_hub_config
 
 PASSWORD = "mật-khẩu-đủ-dài"
 ROOT_ADMIN = "tinh"
@@ -205,3 +208,189 @@ def test_audit_csv_writes_formulas_as_text(hub: Hub) -> None:
     hub.desk.record(Actor(ROOT_ADMIN, "127.0.0.1", hub.clock.now), "unit.add", hub.desk.root, '=HYPERLINK("http://x")', "@SUM(A1)")
     rows = list(csv.reader(io.StringIO(hub.sign_in(ROOT_ADMIN).get(hub.url + "/audit.csv", timeout=10).content.decode("utf-8-sig"))))
     assert ['\'=HYPERLINK("http://x")', "'@SUM(A1)"] in [row[5:] for row in rows]
+
+
+# --- who may use which route: one hub, one commune's officers, the province's ------------------------------------
+
+A, B = "xa-tan-quan", "xa-tan-hung"
+ROLES = ("none", "editor_a", "approver_a", "admin_a", "admin_province")
+SIGN_IN = {"editor_a": "bientap-a", "approver_a": "duyet-a", "admin_a": "quantri-a", "admin_province": ROOT_ADMIN}
+ANYONE = frozenset(ROLES)
+SIGNED_IN = frozenset(ROLES) - {"none"}
+ADMINS = frozenset({"admin_a", "admin_province"})
+COMMANDERS = frozenset({"approver_a", "admin_a", "admin_province"})
+
+
+@dataclass
+class World:
+    """A hub with two communes, A (board tan-quan, group "Chợ") and B (board tan-hung, group "Trường"), and one
+    officer per role; every session signed in once."""
+
+    hub: Hub
+    app: Any
+    group_a: int
+    group_b: int
+    officers: dict[str, requests.Session]
+
+    def waiting(self, board_id: str | None = None) -> str:
+        """A board's join request as the join endpoint stores it; its keyid."""
+        key = Ed25519PrivateKey.generate()
+        keyid = key_id(public_raw(key))
+        moment = self.hub.clock.now.timestamp()
+        with self.hub.store.engine.begin() as conn:
+            conn.execute(
+                sa.insert(t.board_requests),
+                {"keyid": keyid, "board_id": board_id or f"moi-{secrets.token_hex(4)}", "name": "Bảng mới",
+                 "public_key": public_key_text(public_raw(key)), "address": "192.0.2.7", "requested_at": moment,
+                 "last_seen": moment, "times": 1},
+            )  # fmt: skip
+        return keyid
+
+    def person(self, unit: str = A, role: Role = Role.EDITOR) -> str:
+        name = f"nguoi-{secrets.token_hex(3)}"
+        self.hub.desk.add_officer(self.hub.actor(), name, "Người Tạm", PASSWORD_HASH[0], unit, [role])
+        return name
+
+    def roles_of(self, name: str) -> set[tuple[str, str]]:
+        officer = self.hub.desk.officer(name)
+        return set() if officer is None else {(grant.unit, grant.role.value) for grant in officer.grants}
+
+
+PASSWORD_HASH: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    app, config, clock, keys = make_hub(tmp_path_factory.mktemp("world"), "hub.db")
+    store = app.state.store
+    desk = Desk(store.engine, config.media_dir, config.unit_name)
+    PASSWORD_HASH[:] = [hash_password(PASSWORD)]
+    with serve(app) as url:
+        hub = Hub(url, config, store, desk, clock, keys)
+        actor = hub.actor()
+        assert desk.add_unit(actor, "Xã Tân Quan", desk.root) == A and desk.add_unit(actor, "Xã Tân Hưng", desk.root) == B
+        desk.move_board(actor, "tan-quan", A)
+        desk.move_board(actor, "tan-hung", B)
+        for name, unit, role in [("bientap-a", A, Role.EDITOR), ("duyet-a", A, Role.APPROVER), ("quantri-a", A, Role.ADMIN),
+                                 ("quantri-b", B, Role.ADMIN), ("spare-a", A, Role.EDITOR)]:  # fmt: skip
+            desk.add_officer(actor, name, name.title(), PASSWORD_HASH[0], unit, [role])
+        group_a = desk.add_group(actor, A, "Chợ", ["tan-quan"])
+        group_b = desk.add_group(actor, B, "Trường", ["tan-hung"])
+        assert requests.post(url + "/report", data=report_envelope(keys["tan-quan"], "tan-quan", 1), timeout=10).status_code == 200
+        shot = requests.post(url + "/report/screenshot", data=screenshot_envelope(keys["tan-quan"], "tan-quan", 1), timeout=10)
+        assert shot.status_code == 200, shot.text
+        officers = {role: hub.sign_in(name) for role, name in SIGN_IN.items()}
+        officers["none"] = requests.Session()
+        yield World(hub, app, group_a, group_b, officers)
+
+
+Request = tuple[str, dict[str, Any] | list[tuple[str, str]] | None]  # path, form (None: GET)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {secrets.token_hex(3)}"
+
+
+def new_person_form() -> dict[str, str]:
+    name = f"moi-{secrets.token_hex(3)}"
+    return {"name": name, "full_name": "Người Mới", "password": PASSWORD, "password_again": PASSWORD, "unit": A, "role": "editor"}
+
+
+# Every route of the app: who may use it (on commune A's things), and a request that uses it.
+MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[World], Request]]] = {
+    ("GET", "/healthz"): (ANYONE, lambda w: ("/healthz", None)),
+    ("GET", "/login"): (ANYONE, lambda w: ("/login", None)),
+    ("GET", "/feeds/{path:path}"): (ANYONE, lambda w: ("/feeds/key.pub", None)),
+    ("GET", "/"): (SIGNED_IN, lambda w: ("/", None)),
+    ("GET", "/boards/{board}"): (SIGNED_IN, lambda w: ("/boards/tan-quan", None)),
+    ("GET", "/bulletins"): (SIGNED_IN, lambda w: ("/bulletins", None)),
+    ("GET", "/bulletins/{bulletin}"): (SIGNED_IN, lambda w: ("/bulletins/hq-2026-0142", None)),
+    ("GET", "/screenshots/{board}/{name}"): (SIGNED_IN, lambda w: ("/screenshots/tan-quan/1.png", None)),
+    ("GET", "/export.csv"): (SIGNED_IN, lambda w: ("/export.csv?board=tan-quan", None)),
+    ("GET", "/admin"): (ADMINS, lambda w: ("/admin", None)),
+    ("GET", "/admin/units"): (ADMINS, lambda w: ("/admin/units", None)),
+    ("GET", "/admin/people"): (ADMINS, lambda w: ("/admin/people", None)),
+    ("GET", "/admin/boards"): (ADMINS, lambda w: ("/admin/boards", None)),
+    ("GET", "/admin/groups"): (ADMINS, lambda w: ("/admin/groups", None)),
+    ("GET", "/audit"): (ADMINS, lambda w: ("/audit", None)),
+    ("GET", "/audit.csv"): (ADMINS, lambda w: ("/audit.csv", None)),
+    ("POST", "/admin/units"): (ADMINS, lambda w: ("/admin/units", {"name": unique("Thôn"), "parent": A})),
+    ("POST", "/admin/people"): (ADMINS, lambda w: ("/admin/people", new_person_form())),
+    ("POST", "/admin/people/{name}/roles"): (ADMINS, lambda w: ("/admin/people/bientap-a/roles", {"unit": A, "role": "editor"})),
+    ("POST", "/admin/people/{name}/password"): (
+        ADMINS,
+        lambda w: ("/admin/people/spare-a/password", {"password": PASSWORD, "password_again": PASSWORD}),
+    ),
+    ("POST", "/admin/people/{name}/remove"): (ADMINS, lambda w: (f"/admin/people/{w.person()}/remove", {})),
+    ("POST", "/admin/boards/accept"): (ADMINS, lambda w: ("/admin/boards/accept", {"keyid": w.waiting(), "unit": A, "name": "Bảng"})),
+    ("POST", "/admin/boards/refuse"): (frozenset({"admin_province"}), lambda w: ("/admin/boards/refuse", {"keyid": w.waiting()})),
+    ("POST", "/admin/boards/{board}/move"): (ADMINS, lambda w: ("/admin/boards/tan-quan/move", {"unit": A})),
+    ("POST", "/admin/groups"): (ADMINS, lambda w: ("/admin/groups", {"name": unique("Nhóm"), "unit": A, "board": "tan-quan"})),
+    ("POST", "/admin/groups/{group}/boards"): (ADMINS, lambda w: (f"/admin/groups/{w.group_a}/boards", {"board": "tan-quan"})),
+    ("POST", "/admin/groups/{group}/command"): (
+        COMMANDERS,
+        lambda w: (f"/admin/groups/{w.group_a}/command", {"action": "screenshot"}),
+    ),
+    ("POST", "/boards/{board}/command"): (COMMANDERS, lambda w: ("/boards/tan-quan/command", {"action": "sync"})),
+}
+# Not requested here: signing in and out (they would end the sessions and feed the sign-in throttle; their own tests
+# are in test_hub_app.py and test_hub_security.py). Both are open to anyone by design.
+UNREQUESTED = {("POST", "/login"), ("POST", "/logout")}
+
+
+def app_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route of the officers' app, under the boards' endpoints and the headers."""
+    while not hasattr(app, "routes"):
+        app = app.app
+    found = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            found += [(method, route.path) for method in sorted(route.methods or ()) if method != "HEAD"]
+        elif not isinstance(route, Mount):  # /static: files anyone may fetch
+            raise AssertionError(f"unexpected route {route!r}")
+    return found
+
+
+def outcome(answer: requests.Response) -> str:
+    """allowed, refused, or what else happened (a failure of the test)."""
+    location = answer.headers.get("location", "")
+    if answer.status_code in (200, 304) or (answer.status_code == 303 and not location.startswith("/login")):
+        return "allowed"
+    if answer.status_code in (401, 403, 404) or (answer.status_code == 303 and location.startswith("/login")):
+        return "refused"
+    return f"answered {answer.status_code}: {answer.text[:200]}"
+
+
+def ask(world: World, role: str, method: str, path: str, form: Any) -> requests.Response:
+    session = world.officers[role]
+    if method == "GET":
+        return session.get(world.hub.url + path, allow_redirects=False, timeout=30)
+    return post(world.hub, session, path, form or {})
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_role_matrix(world: World, role: str) -> None:
+    """Every route of the app, as `role`: allowed or refused as MATRIX says. A route MATRIX does not know (another
+    module's, added later) must at least refuse someone not signed in."""
+    wrong = []
+    for method, path in app_routes(world.app):
+        if (method, path) in UNREQUESTED:
+            continue
+        if (method, path) not in MATRIX:
+            if role == "none":
+                filled = re.sub(r"\{[^}:]+(:int)?[^}]*\}", lambda m: "1" if m.group(1) else "x", path)
+                got = outcome(ask(world, role, method, filled, {}))
+                if got != "refused":
+                    wrong.append(f"{method} {path}: {got}, expected refused")
+            continue
+        allowed, build = MATRIX[(method, path)]
+        target, form = build(world)
+        got = outcome(ask(world, role, method, target, form))
+        expected = "allowed" if role in allowed else "refused"
+        if got != expected:
+            wrong.append(f"{method} {target}: {got}, expected {expected}")
+    assert wrong == []
+
+
+def test_route_role_matrix_names_no_route_the_app_lacks(world: World) -> None:
+    assert set(MATRIX) | UNREQUESTED <= set(app_routes(world.app))
