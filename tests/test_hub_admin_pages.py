@@ -69,6 +69,12 @@ class Hub:
         raw = (self.config.site_dir / unit / "feed.json").read_bytes()
         return json.loads(base64.b64decode(json.loads(raw)["payload"]))
 
+    def commands(self, unit: str) -> list[dict[str, Any]]:
+        """The commands in the unit's feed; none while it has never been published."""
+        if not (self.config.site_dir / unit / "feed.json").exists():
+            return []
+        return list(self.feed(unit).get("commands", []))
+
     def audit(self) -> list[dict[str, Any]]:
         with self.store.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(sa.select(t.audit).order_by(t.audit.c.id))]
@@ -394,3 +400,159 @@ def test_route_role_matrix(world: World, role: str) -> None:
 
 def test_route_role_matrix_names_no_route_the_app_lacks(world: World) -> None:
     assert set(MATRIX) | UNREQUESTED <= set(app_routes(world.app))
+
+
+# --- attacks: one commune's officers on another's, and on the record --------------------------------------------
+
+
+def refused_page(answer: requests.Response, status: int) -> str:
+    assert answer.status_code == status, (answer.status_code, answer.text[:300])
+    return answer.text
+
+
+def test_commune_admin_cannot_accept_board_into_another_commune(world: World) -> None:
+    admin = world.officers["admin_a"]
+    page = admin.get(world.hub.url + "/admin/boards", timeout=10).text
+    assert f'value="{B}"' not in page and f'value="{world.hub.desk.root}"' not in page  # not offered
+    keyid = world.waiting("tan-hung-2")
+    for unit in (B, world.hub.desk.root, "khong-co"):
+        answer = post(world.hub, admin, "/admin/boards/accept", {"keyid": keyid, "unit": unit, "name": "Bảng của xã khác"})
+        assert "Không tìm thấy đơn vị này." in refused_page(answer, 404)
+    assert keyid in {row.keyid for row in world.hub.desk.requests()}
+    assert "tan-hung-2" not in world.hub.desk.board_units()
+    # Nor refuse what the province decides on.
+    refused_page(post(world.hub, admin, "/admin/boards/refuse", {"keyid": keyid}), 403)
+    assert keyid in {row.keyid for row in world.hub.desk.requests()}
+
+
+def test_commune_admin_cannot_grant_roles_in_another_commune_by_editing_form(world: World) -> None:
+    admin, root = world.officers["admin_a"], world.hub.desk.root
+    before = world.roles_of("bientap-a")
+    for unit in (B, root):  # another commune, or the province above: an administrator of everything
+        refused_page(post(world.hub, admin, "/admin/people/bientap-a/roles", {"unit": unit, "role": "admin"}), 404)
+        refused_page(post(world.hub, admin, "/admin/people/quantri-a/roles", {"unit": unit, "role": "admin"}), 404)
+        person = new_person_form() | {"unit": unit, "role": "admin"}
+        refused_page(post(world.hub, admin, "/admin/people", person), 404)
+        assert world.hub.desk.officer(person["name"]) is None
+    assert world.roles_of("bientap-a") == before and world.roles_of("quantri-a") == {(A, "admin")}
+    # Another commune's person is not there to be changed (nor named on the page).
+    assert "quantri-b" not in admin.get(world.hub.url + "/admin/people", timeout=10).text
+    refused_page(post(world.hub, admin, "/admin/people/quantri-b/roles", {"unit": A, "role": "editor"}), 404)
+    refused_page(post(world.hub, admin, "/admin/people/quantri-b/password", {"password": PASSWORD, "password_again": PASSWORD}), 404)
+    refused_page(post(world.hub, admin, "/admin/people/quantri-b/remove", {}), 404)
+    assert world.roles_of("quantri-b") == {(B, "admin")}
+    # A role the system does not have.
+    assert "Vai trò không có" in refused_page(post(world.hub, admin, "/admin/people/bientap-a/roles", {"unit": A, "role": "root"}), 400)
+
+
+def test_officer_cannot_remove_own_admin_role(world: World) -> None:
+    admin = world.officers["admin_a"]
+    for form in ({"unit": A, "role": "editor"}, {"unit": A}):
+        assert "tự bỏ quyền quản trị" in refused_page(post(world.hub, admin, "/admin/people/quantri-a/roles", form), 403)
+    assert "tự xóa" in refused_page(post(world.hub, admin, "/admin/people/quantri-a/remove", {}), 403)
+    assert world.roles_of("quantri-a") == {(A, "admin")}
+    assert admin.get(world.hub.url + "/admin", allow_redirects=False, timeout=10).status_code == 200  # still signed in
+
+
+def test_commune_admin_cannot_lock_out_the_province_admin_who_holds_a_role_in_the_commune(world: World) -> None:
+    world.hub.desk.set_roles(world.hub.actor(), ROOT_ADMIN, A, [Role.EDITOR])
+    try:
+        admin = world.officers["admin_a"]
+        page = admin.get(world.hub.url + "/admin/people", timeout=10).text
+        assert ROOT_ADMIN in page  # seen, for the role in the commune
+        form = {"password": "mật-khẩu-của-kẻ-gian", "password_again": "mật-khẩu-của-kẻ-gian"}
+        assert "quản trị viên cấp trên" in refused_page(post(world.hub, admin, f"/admin/people/{ROOT_ADMIN}/password", form), 403)
+        refused_page(post(world.hub, admin, f"/admin/people/{ROOT_ADMIN}/remove", {}), 403)
+        # The commune's role is the commune's to take back; the province's stays.
+        assert post(world.hub, admin, f"/admin/people/{ROOT_ADMIN}/roles", {"unit": A}).status_code == 303
+        assert world.roles_of(ROOT_ADMIN) == {(world.hub.desk.root, "admin")}
+        assert world.officers["admin_province"].get(world.hub.url + "/admin", allow_redirects=False, timeout=10).status_code == 200
+    finally:
+        world.hub.desk.set_roles(world.hub.actor(), ROOT_ADMIN, A, [])
+
+
+def test_commune_admin_cannot_move_or_group_another_communes_board_by_editing_url(world: World) -> None:
+    admin = world.officers["admin_a"]
+    refused_page(post(world.hub, admin, "/admin/boards/tan-hung/move", {"unit": A}), 404)
+    refused_page(post(world.hub, admin, "/admin/boards/tan-quan/move", {"unit": B}), 404)
+    refused_page(post(world.hub, admin, "/admin/groups", {"name": unique("Nhóm"), "unit": A, "board": "tan-hung"}), 404)
+    refused_page(post(world.hub, admin, f"/admin/groups/{world.group_a}/boards", {"board": "tan-hung"}), 404)
+    refused_page(post(world.hub, admin, f"/admin/groups/{world.group_b}/boards", {"board": "tan-quan"}), 404)
+    assert world.hub.desk.board_units()["tan-hung"] == B and world.hub.desk.board_units()["tan-quan"] == A
+    assert dict((int(row.id), boards) for row, boards in world.hub.desk.groups())[world.group_b] == ["tan-hung"]
+    page = admin.get(world.hub.url + "/admin/boards", timeout=10).text
+    assert 'href="/boards/tan-hung"' not in page and "Tan Hung" not in page
+
+
+def test_approver_cannot_command_another_communes_board_or_group(world: World) -> None:
+    approver = world.officers["approver_a"]
+    before = world.hub.commands(B)
+    refused_page(post(world.hub, approver, "/boards/tan-hung/command", {"action": "restart"}), 404)
+    refused_page(post(world.hub, approver, f"/admin/groups/{world.group_b}/command", {"action": "restart"}), 404)
+    refused_page(post(world.hub, approver, "/boards/tan-quan/command", {"action": "format_disk"}), 403)
+    assert world.hub.commands(B) == before
+    assert all(row.issued_by != "duyet-a" for row in world.hub.desk.commands_for("tan-hung"))
+    # An editor of the commune sees its board but gets no command form, and a crafted one is refused.
+    page = world.officers["editor_a"].get(world.hub.url + "/boards/tan-quan", timeout=10).text
+    assert "/boards/tan-quan/command" not in page
+    refused_page(post(world.hub, world.officers["editor_a"], "/boards/tan-quan/command", {"action": "restart"}), 403)
+
+
+def test_group_command_reaches_every_board_of_the_group_and_only_them(world: World) -> None:
+    answer = post(world.hub, world.officers["approver_a"], f"/admin/groups/{world.group_a}/command", {"action": "display_off"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/groups?xong=command"
+    latest = [c for c in world.hub.commands(A) if c["action"] == "display_off"]
+    assert [c["boards"] for c in latest] == [["tan-quan"]]
+    assert not [c for c in world.hub.commands(B) if c["action"] == "display_off"]
+
+
+def test_forms_from_another_site_or_without_the_session_field_are_refused(world: World) -> None:
+    admin, name = world.officers["admin_province"], unique("Thôn")
+    evil = admin.post(
+        world.hub.url + "/admin/units",
+        data={"name": name, "parent": A, "csrf": csrf(admin)},
+        headers={"Origin": "http://evil.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert "trang khác" in refused_page(evil, 403)
+    bare = admin.post(world.hub.url + "/admin/units", data={"name": name, "parent": A}, allow_redirects=False, timeout=10)
+    assert "hết hạn" in refused_page(bare, 403)
+    assert name not in world.hub.desk.unit_names().values()
+
+
+def test_commune_admin_reads_only_their_units_record(world: World) -> None:
+    actor = world.hub.actor()
+    world.hub.desk.record(actor, "unit.add", B, "việc của xã Tân Hưng")
+    world.hub.desk.record(actor, "unit.add", A, "việc của xã Tân Quan")
+    commune = world.officers["admin_a"].get(world.hub.url + "/audit", timeout=10).text
+    assert "việc của xã Tân Quan" in commune and "việc của xã Tân Hưng" not in commune
+    assert "<td>Đăng nhập</td>" not in commune  # sign-ins are the root's administrators' to read
+    exported = world.officers["admin_a"].get(world.hub.url + "/audit.csv", timeout=10).content.decode("utf-8-sig")
+    assert "việc của xã Tân Quan" in exported and "việc của xã Tân Hưng" not in exported
+    province = world.officers["admin_province"].get(world.hub.url + "/audit", timeout=10).text
+    assert "việc của xã Tân Hưng" in province and "<td>Đăng nhập</td>" in province
+    assert world.officers["admin_province"].get(world.hub.url + "/audit?from=9999-12-31", timeout=10).status_code == 400
+
+
+def test_audit_rows_cannot_be_changed_through_any_route(world: World) -> None:
+    """No route updates or deletes a row of the record: every route, every method, as the province's administrator
+    with a valid session field and forms naming a row; the rows held before are all still there, unchanged."""
+    world.hub.desk.record(world.hub.actor(), "unit.add", A, "hàng phải còn nguyên")
+    before = world.hub.audit()
+    admin = world.officers["admin_province"]
+    form = {"id": str(before[-1]["id"]), "action": "sign_in", "officer": ROOT_ADMIN, "subject": "", "detail": "", "csrf": csrf(admin)}
+    paths = {path for _, path in app_routes(world.app)} | {"/audit/1", "/audit.csv/1", "/admin/audit"}
+    for path in sorted(paths - {"/logout", "/login"}):
+        filled = re.sub(r"\{[^}]+\}", str(before[-1]["id"]), path).replace("{", "")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            answer = admin.request(
+                method, world.hub.url + filled, data=form, headers={"Origin": world.hub.url}, allow_redirects=False, timeout=30
+            )
+            assert answer.status_code < 500, (method, filled, answer.text[:200])
+    after = world.hub.audit()
+    assert after[: len(before)] == before
+    # And the code holds no statement that could: the record is only ever inserted into.
+    for source in (Path(__file__).parents[1] / "signage" / "district" / "hub").glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert not re.search(r"(update|delete)\(\s*(t\.|schema\.)?audit\b", text), source.name

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from signage.district.hub.context import HubContext, first
 from signage.district.hub.desk import COMMAND_LABELS, Actor, officer_name_ok
 from signage.district.hub.rules import Grant, Role, Verb
-from signage.errors import NotAllowed, NotFound, SignageError
+from signage.errors import DeskError, NotAllowed, NotFound, SignageError
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         values = {role.value: role for role in Role}
         picked = form.get("role", [])
         if any(value not in values for value in picked):
-            raise NotAllowed("Vai trò không có trong hệ thống.")
+            raise DeskError("Vai trò không có trong hệ thống.")
         return [values[value] for value in picked]
 
     @manage
@@ -269,14 +269,14 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         full_name = " ".join(first(form, "full_name").split())
         roles = chosen_roles(form)
         if not officer_name_ok(name):
-            raise NotAllowed("Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (2–50 ký tự).")
+            raise DeskError("Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang (2–50 ký tự).")
         if not full_name or len(full_name) > MAX_NAME or not full_name.isprintable():
-            raise NotAllowed(f"Họ và tên phải có từ 1 đến {MAX_NAME} ký tự in được.")
+            raise DeskError(f"Họ và tên phải có từ 1 đến {MAX_NAME} ký tự in được.")
         if not roles:
-            raise NotAllowed("Hãy chọn ít nhất một vai trò.")
+            raise DeskError("Hãy chọn ít nhất một vai trò.")
         problem = password_problem(first(form, "password"), first(form, "password_again"), name)
         if problem:
-            raise NotAllowed(problem)
+            raise DeskError(problem)
         digest = await run_in_threadpool(hash_password, first(form, "password"))  # Argon2id: 64 MiB, off the loop
         await run_in_threadpool(desk.add_officer, ctx.actor(request), name, full_name, digest, unit, roles)
         return done("/admin/people", "person")
@@ -309,7 +309,7 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         person, grants = manageable_person(request, request.path_params["name"])
         problem = password_problem(first(form, "password"), first(form, "password_again"), person.name)
         if problem:
-            raise NotAllowed(problem)
+            raise DeskError(problem)
         digest = await run_in_threadpool(hash_password, first(form, "password"))
         actor = ctx.actor(request)
 
