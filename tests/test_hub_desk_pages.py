@@ -378,3 +378,132 @@ def test_two_approvers_approving_at_once_publish_once(hub: DeskHub) -> None:
     assert [row.state for row in hub.desk.history(made)] == ["approved"]
     assert len(hub.audit("bulletin.approve")) == 1
     assert hub.feed(hub.quan)[made].approved_by in ("duyet1", "duyet2")
+
+
+# --- uploads and previews ------------------------------------------------------------------------------------
+
+
+def test_text_and_word_uploads_fill_title_and_body(hub: DeskHub) -> None:
+    import docx
+
+    author = hub.officer("bientap")
+    notice = "Lịch tiếp công dân\nChủ tịch xã tiếp công dân sáng thứ Năm.\n".encode("utf-8")
+    made = bulletin_id(write(hub, author, "", body="", files={"upload": ("lich.txt", notice, "text/plain")}))
+    row = hub.desk.revision(made, 1)
+    assert (row.kind, row.title, row.body) == ("text", "Lịch tiếp công dân", "Chủ tịch xã tiếp công dân sáng thứ Năm.")
+    assert row.media_sha256 is None
+
+    document = docx.Document()
+    document.add_heading("Thông báo nghỉ lễ", level=1)
+    document.add_paragraph("Ủy ban nghỉ lễ từ ngày 1/1.")
+    word = io.BytesIO()
+    document.save(word)
+    made = bulletin_id(write(hub, author, "", body="", files={"upload": ("nghi-le.docx", word.getvalue(), "application/octet-stream")}))
+    row = hub.desk.revision(made, 1)
+    assert (row.kind, row.title, row.body) == ("text", "Thông báo nghỉ lễ", "Ủy ban nghỉ lễ từ ngày 1/1.")
+    broken = write(hub, author, "", body="", files={"upload": ("hong.docx", b"PK\x03\x04 not a package", "application/octet-stream")})
+    assert broken.status_code == 415 and "hong.docx" in broken.text
+
+
+def test_kept_upload_survives_a_validation_error_and_cannot_be_forged(hub: DeskHub) -> None:
+    author = hub.officer("bientap")
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 160, 60)).save(picture, "PNG")
+    again = write(hub, author, "", kind="image", files={"upload": ("ruong.png", picture.getvalue(), "image/png")})
+    assert again.status_code == 400 and "Hãy nhập tiêu đề" in again.text and "ruong.png" in again.text
+    kept = dict(re.findall(r'name="(media|media_sig)" value="([^"]*)"', again.text))
+    fields = form_fields(csrf_of(author, hub.url), "Ruộng lúa", kind="image", unit=hub.quan)
+    media = kept["media"].replace("&#34;", '"')
+    made = bulletin_id(
+        author.post(hub.url + "/desk/new", data=[*fields, ("media", media), ("media_sig", kept["media_sig"])], files=NO_FILE,
+                    allow_redirects=False, timeout=10)
+    )  # fmt: skip
+    assert hub.desk.revision(made, 1).media_name == "ruong.png"
+    forged = media.replace(media[2:66], "0" * 64)
+    refused = author.post(
+        hub.url + "/desk/new", data=[*fields, ("media", forged), ("media_sig", kept["media_sig"])], files=NO_FILE, timeout=10
+    )
+    assert refused.status_code == 400 and "Hãy tải lên tệp ảnh" in refused.text
+
+
+def test_preview_is_the_boards_frame_at_the_listed_sizes_and_the_page_tells_when_it_plays(hub: DeskHub) -> None:
+    author = hub.officer("bientap")
+    made = bulletin_id(write(hub, author, "Ngày hội đại đoàn kết", action="submit"))
+    page = author.get(f"{hub.url}/desk/{made}", timeout=10).text
+    assert f"/desk/{made}/preview/1/1920x1080.png" in page and f"/desk/{made}/preview/1/384x192.png" in page
+    assert "UBND xã Bang Tan Quan" in page and "Hôm nay 09:06–24:00" in page
+    frame = author.get(f"{hub.url}/desk/{made}/preview/1/384x192.png", timeout=120)
+    assert frame.status_code == 200 and frame.headers["content-type"] == "image/png"
+    assert frame.headers["cache-control"].startswith("private")
+    assert Image.open(io.BytesIO(frame.content)).size == (384, 192)
+    assert author.get(f"{hub.url}/desk/{made}/preview/1/100x100.png", timeout=10).status_code == 404
+    assert author.get(f"{hub.url}/desk/{made}/preview/7/384x192.png", timeout=10).status_code == 404
+
+
+# --- the multipart reader, pure -------------------------------------------------------------------------------
+
+BODY = (
+    b"--XyZ\r\n"
+    b'Content-Disposition: form-data; name="csrf"\r\n\r\n'
+    b"abc\r\n"
+    b"--XyZ\r\n"
+    b'Content-Disposition: form-data; name="upload"; filename="C:\\\\Users\\\\an\\\\\xe1\xba\xa2nh %22x%22.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n"
+    b"\r\n--Xy\r\n\x00\xff\r\n-"
+    b"\r\n--XyZ--\r\nepilogue"
+)
+
+
+def events_of(chunks: list[bytes]) -> list[Any]:
+    from signage.district.hub.uploads import MultipartReader, PartData
+
+    reader = MultipartReader("XyZ")
+    events: list[Any] = []
+    for chunk in chunks:
+        for event in reader.feed(chunk):
+            if isinstance(event, PartData) and events and isinstance(events[-1], PartData):
+                events[-1] = PartData(events[-1].data + event.data)  # data may come in any number of pieces
+            else:
+                events.append(event)
+    reader.close()
+    return events
+
+
+def test_multipart_reader_gives_the_same_parts_however_the_body_is_cut() -> None:
+    from signage.district.hub.uploads import Part, PartData, PartEnd
+
+    whole = events_of([BODY])
+    assert whole == [
+        Part("csrf", None, ""),
+        PartData(b"abc"),
+        PartEnd(),
+        Part("upload", "Ảnh %22x%22.png", "image/png"),
+        PartData(b"\r\n--Xy\r\n\x00\xff\r\n-"),
+        PartEnd(),
+    ]
+    assert events_of([BODY[i : i + 1] for i in range(len(BODY))]) == whole
+    for cut in range(1, len(BODY)):
+        assert events_of([BODY[:cut], BODY[cut:]]) == whole, cut
+
+
+def test_multipart_body_cut_short_is_refused() -> None:
+    from signage.district.hub.uploads import UploadRefused
+
+    with pytest.raises(UploadRefused):
+        events_of([BODY[: BODY.index(b"\r\n--XyZ--")]])
+
+
+def test_file_sent_before_the_csrf_field_is_refused_and_nothing_written(hub: DeskHub) -> None:
+    author = hub.officer("bientap")
+    token = csrf_of(author, hub.url)
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48)).save(picture, "PNG")
+    answer = author.post(
+        hub.url + "/desk/new",
+        files=[("upload", ("truoc.png", picture.getvalue(), "image/png")), ("csrf", (None, token)), ("title", (None, "Đảo thứ tự"))],
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 403
+    leftovers = [p for p in hub.media.rglob("*") if p.is_file()] if hub.media.exists() else []
+    assert leftovers == [] and hub.desk.listing({hub.quan})[1] == 0
