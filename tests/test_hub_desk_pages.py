@@ -387,7 +387,7 @@ def test_text_and_word_uploads_fill_title_and_body(hub: DeskHub) -> None:
     import docx
 
     author = hub.officer("bientap")
-    notice = "Lịch tiếp công dân\nChủ tịch xã tiếp công dân sáng thứ Năm.\n".encode("utf-8")
+    notice = "Lịch tiếp công dân\nChủ tịch xã tiếp công dân sáng thứ Năm.\n".encode()
     made = bulletin_id(write(hub, author, "", body="", files={"upload": ("lich.txt", notice, "text/plain")}))
     row = hub.desk.revision(made, 1)
     assert (row.kind, row.title, row.body) == ("text", "Lịch tiếp công dân", "Chủ tịch xã tiếp công dân sáng thứ Năm.")
