@@ -556,3 +556,24 @@ def test_audit_rows_cannot_be_changed_through_any_route(world: World) -> None:
     for source in (Path(__file__).parents[1] / "signage" / "district" / "hub").glob("*.py"):
         text = source.read_text(encoding="utf-8")
         assert not re.search(r"(update|delete)\(\s*(t\.|schema\.)?audit\b", text), source.name
+
+
+def test_a_reset_password_ends_the_persons_sessions_and_each_change_to_people_is_recorded(world: World) -> None:
+    admin = world.officers["admin_a"]
+    victim = world.hub.sign_in("spare-a")
+    assert victim.get(world.hub.url + "/", allow_redirects=False, timeout=10).status_code == 200
+    new = "mật-khẩu-mới-của-spare"
+    mismatch = post(world.hub, admin, "/admin/people/spare-a/password", {"password": new, "password_again": new + "x"})
+    assert "Hai lần nhập mật khẩu không giống nhau." in refused_page(mismatch, 400)
+    answer = post(world.hub, admin, "/admin/people/spare-a/password", {"password": new, "password_again": new})
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/people?xong=password"
+    assert victim.get(world.hub.url + "/", allow_redirects=False, timeout=10).headers["location"].startswith("/login")
+    world.hub.sign_in("spare-a", new)
+    leaving = world.person()
+    assert post(world.hub, admin, f"/admin/people/{leaving}/remove", {}).status_code == 303
+    assert world.hub.desk.officer(leaving) is None
+    rows = [row for row in world.hub.audit() if row["officer"] == "quantri-a" and row["action"] in ("officer.password", "officer.remove")]
+    assert [(row["action"], row["subject"], row["address"], row["unit"]) for row in rows[-2:]] == [
+        ("officer.password", "người dùng “spare-a”", "127.0.0.1", A),
+        ("officer.remove", f"người dùng “{leaving}”", "127.0.0.1", A),
+    ]

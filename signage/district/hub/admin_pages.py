@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from signage.district.hub.context import HubContext, first
 from signage.district.hub.desk import COMMAND_LABELS, Actor, officer_name_ok
 from signage.district.hub.rules import Grant, Role, Verb
-from signage.errors import DeskError, NotAllowed, NotFound, SignageError
+from signage.errors import DeskError, NotFound, SignageError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def audit_filter(params: Any) -> AuditFilter | str:
 
 
 def routes(ctx: HubContext) -> list[BaseRoute]:
-    pages, desk, store = ctx.pages, ctx.desk, ctx.store
+    pages, desk = ctx.pages, ctx.desk
     manage = ctx.guard(verb=Verb.MANAGE)
     command_guard = ctx.guard(verb=Verb.COMMAND)
 
@@ -289,53 +289,24 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         await run_in_threadpool(desk.set_roles, ctx.actor(request), person.name, unit, chosen_roles(form))
         return done("/admin/people", "roles")
 
-    def manageable_person(request: Request, name: str) -> tuple[Any, list[Grant]]:
-        person, grants = person_in_view(request, name)
-        if not may_manage_person(grants, managed(request), desk.root):
-            raise NotAllowed("Người này còn giữ vai trò ở đơn vị khác; chỉ quản trị viên cấp trên mới làm được việc này.")
-        return person, grants
-
-    def record_unit(grants: Sequence[Grant], units: set[str]) -> str:
-        """Whose record a change to a person is: the unit nearest the root among their roles the officer manages."""
-        tree = desk.tree()
-        within = [grant.unit for grant in grants if grant.unit in units] or [desk.root]
-        return min(within, key=lambda unit: (len(tree.chain(unit)), unit))
-
     @manage
     async def reset_password(request: Request) -> Response:
-        from signage.district.hub.app import hash_password
+        from signage.district.hub.app import hash_password  # app imports this module: read at call time
 
         form = await ctx.read_form(request)
-        person, grants = manageable_person(request, request.path_params["name"])
+        person, _ = person_in_view(request, request.path_params["name"])
         problem = password_problem(first(form, "password"), first(form, "password_again"), person.name)
         if problem:
             raise DeskError(problem)
         digest = await run_in_threadpool(hash_password, first(form, "password"))
-        actor = ctx.actor(request)
-
-        def reset() -> None:
-            store.set_user(person.name, digest, actor.at, root_admin=False)  # ends every session of theirs
-            desk.record(actor, "officer.password", record_unit(grants, managed(request)), f"người dùng “{person.name}”")
-
-        await run_in_threadpool(reset)
+        await run_in_threadpool(desk.reset_password, ctx.actor(request), person.name, digest)  # ends their sessions
         return done("/admin/people", "password")
 
     @manage
     async def remove_person(request: Request) -> Response:
-        form = await ctx.read_form(request)
-        del form
-        actor = ctx.actor(request)
-        person, grants = manageable_person(request, request.path_params["name"])
-        if person.name == actor.officer:
-            raise NotAllowed("Không thể tự xóa tài khoản của chính mình; hãy nhờ một quản trị viên khác.")
-
-        def remove() -> None:
-            unit = record_unit(grants, managed(request))
-            if store.remove_user(person.name):
-                shown = roles_text(grants, desk.unit_names())
-                desk.record(actor, "officer.remove", unit, f"người dùng “{person.name}”", "; ".join(f"{u}: {r}" for u, r in shown))
-
-        await run_in_threadpool(remove)
+        await ctx.read_form(request)  # the Origin and the session's field, though the form carries nothing else
+        person, _ = person_in_view(request, request.path_params["name"])
+        await run_in_threadpool(desk.remove_officer, ctx.actor(request), person.name)
         return done("/admin/people", "removed")
 
     # --- boards -----------------------------------------------------------------------------------------

@@ -313,6 +313,38 @@ class Desk:
             if exists.first() is None:
                 conn.execute(sa.insert(t.roles), {"officer": name, "unit": self.root, "role": Role.ADMIN.value})
 
+    def reset_password(self, actor: Actor, name: str, password_hash: str) -> None:
+        """An administrator sets a person's password; every session of theirs ends, in the transaction of its record."""
+        unit = self._manageable_person(actor, name)
+        with self.engine.begin() as conn:
+            if conn.execute(sa.update(t.users).where(t.users.c.name == name).values(password_hash=password_hash)).rowcount != 1:
+                raise NotFound("Không tìm thấy người dùng này.")
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
+            self._record(conn, actor, "officer.password", unit, f"người dùng “{name}”", "các phiên đăng nhập đã kết thúc")
+
+    def remove_officer(self, actor: Actor, name: str) -> None:
+        """An administrator removes a person (never themselves): their roles and sessions go with them."""
+        if name == actor.officer:
+            raise NotAllowed("Không thể tự xóa tài khoản của chính mình; hãy nhờ một quản trị viên khác.")
+        unit = self._manageable_person(actor, name)
+        held = ", ".join(f"{g.role.label_vi} ({g.unit})" for g in self._grants(name))
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
+            conn.execute(sa.delete(t.roles).where(t.roles.c.officer == name))
+            if conn.execute(sa.delete(t.users).where(t.users.c.name == name)).rowcount != 1:
+                raise NotFound("Không tìm thấy người dùng này.")
+            self._record(conn, actor, "officer.remove", unit, f"người dùng “{name}”", f"vai trò: {held or 'không'}")
+
+    def _manageable_person(self, actor: Actor, name: str) -> str:
+        """Whose record a change to `name` is (the unit nearest the root among their roles); NotAllowed unless every
+        role they hold lies within the units the actor manages (a commune's administrator never locks out the
+        province's); the root's administrators manage anyone."""
+        tree, grants = self.tree(), self._grants(name)
+        managed = reach(self._grants(actor.officer), tree, Verb.MANAGE)
+        if self.root not in managed and not (grants and all(g.unit in managed for g in grants)):
+            raise NotAllowed("Người này còn giữ vai trò ở đơn vị khác; chỉ quản trị viên cấp trên mới làm được việc này.")
+        return min((g.unit for g in grants), key=lambda unit: (len(tree.chain(unit)), unit), default=self.root)
+
     def _grants(self, name: str) -> tuple[Grant, ...]:
         officer = self.officer(name)
         return officer.grants if officer else ()
