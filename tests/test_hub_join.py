@@ -10,6 +10,7 @@ import subprocess
 import time
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,8 @@ from signage.cli import main
 from signage.config import load_config
 from signage.district.hub import HubConfig, create_app
 from signage.district.hub import schema as t
+from signage.district.hub.app import hash_password
+from signage.district.hub.desk import Actor
 from signage.district.hub.ingest import Refusal
 from signage.district.hub.join import (
     MAX_WAITING,
@@ -33,10 +36,10 @@ from signage.district.hub.join import (
     JoinBook,
     JoinRequest,
     Place,
-    bump_generation,
     decide_join,
     place_of,
 )
+from signage.district.hub.rules import Role
 from signage.envelope import JOIN_TYPE, key_id, load_private_key, public_key_text, public_raw, sign
 from signage.kiosk.join import JOIN_FORMAT, fingerprint, hub_of, join_envelope, merged, sections
 from tests.hubserver import report_envelope, serve, write_hub_config
@@ -55,7 +58,7 @@ class Clock:
 @dataclass
 class Hub:
     url: str
-    database: str
+    app: Any  # the hub's ASGI app: its state holds the data layer the administrators' pages use
     config: HubConfig
     clock: Clock
     pinned_key: Ed25519PrivateKey  # hub.toml's board "tan-hung"
@@ -76,8 +79,23 @@ class Hub:
             engine.dispose()
 
 
-def _hub_config(tmp_path: Path, database: str, pinned: Ed25519PrivateKey) -> HubConfig:
-    return HubConfig.load(write_hub_config(tmp_path, {"tan-hung": pinned}, database=database))
+def _hub_config(tmp_path: Path, database: str, pinned: Ed25519PrivateKey | None) -> HubConfig:
+    """hub.toml pinning `pinned` as "tan-hung", with a feed key (so the hub serves /feeds/key.pub)."""
+    path = write_hub_config(tmp_path, {"tan-hung": pinned} if pinned else {}, database=database)
+    feed_key = tmp_path / "feed.key"
+    if not feed_key.exists():
+        envelope.generate_key(feed_key)
+    path.write_text(path.read_text(encoding="utf-8") + f"\n[source]\nkey = {json.dumps(str(feed_key))}\n", encoding="utf-8")
+    return HubConfig.load(path)
+
+
+def _serve_hub(config: HubConfig, clock: Clock, pinned: Ed25519PrivateKey) -> Iterator[Hub]:
+    app = create_app(config, clock=clock)
+    desk = app.state.desk
+    if not desk.has_admin():
+        desk.add_officer(None, "an", "Nguyễn Văn An", hash_password("mật-khẩu-đủ-dài"), desk.root, [Role.ADMIN])
+    with serve(app) as url:
+        yield Hub(url, app, config, clock, pinned)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -85,9 +103,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
     database = "hub.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     pinned = Ed25519PrivateKey.generate()
     config = _hub_config(tmp_path, database, pinned)
-    clock = Clock()
-    with serve(create_app(config, clock=clock)) as url:
-        yield Hub(url, database, config, clock, pinned)
+    yield from _serve_hub(config, Clock(), pinned)
 
 
 def request_of(
@@ -96,16 +112,11 @@ def request_of(
     return join_envelope(key, board, name, sent_at or datetime.now().astimezone(), hostname="bang-tan-quan")
 
 
-def accept(hub: Hub, keyid: str, unit: str | None = None) -> None:
-    """What the administrators' page does when a waiting board is accepted: the hub's data layer, not SQL of ours."""
-    from signage.district.hub.desk import Desk
-
-    engine = sa.create_engine(hub.config.database_url)
-    try:
-        desk = Desk(engine)
-        desk.accept_board(keyid, unit, "UBND xã Tân Quan", by="an")
-    finally:
-        engine.dispose()
+def accept(hub: Hub, keyid: str) -> str:
+    """What the administrators' page does when a waiting board is accepted: the hub's data layer (the Desk), which
+    stores the board and changes the boards' generation in one transaction; no SQL of ours."""
+    desk = hub.app.state.desk
+    return desk.accept_board(Actor("an", "127.0.0.1", hub.clock.now), keyid, desk.root, "UBND xã Tân Quan")
 
 
 def board_toml(tmp_path: Path) -> Path:
@@ -119,6 +130,7 @@ def board_toml(tmp_path: Path) -> Path:
         "",
         "[display]",
         'on = "06:00"',
+        'off = "22:00"',
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -176,19 +188,17 @@ def test_an_accepted_board_reports_to_every_hub_process_on_the_database(tmp_path
     clock = Clock()
     key = Ed25519PrivateKey.generate()
     keyid = key_id(public_raw(key))
-    with serve(create_app(config, clock=clock)) as first, serve(create_app(config, clock=clock)) as second:
-        hub = Hub(first, "hub.db", config, clock, pinned)
+    with contextmanager(_serve_hub)(config, clock, pinned) as hub, contextmanager(_serve_hub)(config, clock, pinned) as second:
         assert hub.join(request_of(key)).status_code == 202
-        assert Hub(second, "hub.db", config, clock, pinned).report(key, "tan-quan", 1).status_code == 401
-        accept(hub, keyid)
-        for url, seq in ((first, 1), (second, 2)):
-            other = Hub(url, "hub.db", config, clock, pinned)
+        assert second.report(key, "tan-quan", 1).status_code == 401
+        assert accept(hub, keyid) == "tan-quan"
+        for other, seq in ((hub, 1), (second, 2)):
             deadline = datetime.now() + timedelta(seconds=10)
             answer = other.report(key, "tan-quan", seq)
             while answer.status_code == 401 and datetime.now() < deadline:
                 time.sleep(0.1)
                 answer = other.report(key, "tan-quan", seq)
-            assert answer.status_code == 200, (url, answer.text)
+            assert answer.status_code == 200, (other.url, answer.text)
 
 
 def test_join_without_a_config_prints_the_lines_and_the_feed_key_when_the_hub_has_one(
@@ -201,13 +211,10 @@ def test_join_without_a_config_prints_the_lines_and_the_feed_key_when_the_hub_ha
     assert "Chờ quản trị viên chấp nhận" in captured.err and "Chờ" not in captured.out
     lines = tomllib.loads(captured.out)
     assert lines["report"] == {"url": hub.url + "/report", "key": str(key_path)}
-    served = requests.get(hub.url + "/feeds/key.pub", timeout=10)
-    if served.status_code == 200:  # the hub signs feeds: the board pins its key, and the technician sees its fingerprint
-        feed_key = envelope.parse_public_key(served.text.strip())
-        assert lines["feed"] == {"url": hub.url + "/feeds/boards/cho-tan-quan/feed.json", "public_keys": [public_key_text(feed_key)]}
-        assert fingerprint(key_id(feed_key)) in captured.err
-    else:
-        assert "feed" not in lines and "Chưa lấy được khoá nguồn tin" in captured.err
+    # The board pins the key the hub signs feeds with, and the technician reads its fingerprint.
+    feed_key = public_raw(load_private_key(tmp_path / "feed.key"))
+    assert lines["feed"] == {"url": hub.url + "/feeds/boards/cho-tan-quan/feed.json", "public_keys": [public_key_text(feed_key)]}
+    assert f"Dấu vân tay khoá nguồn tin: {fingerprint(key_id(feed_key))}" in captured.err
     assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
 
 
@@ -358,16 +365,15 @@ def test_a_board_taken_out_of_hub_toml_is_no_longer_pinned_though_its_row_stays(
     pinned = Ed25519PrivateKey.generate()
     config = _hub_config(tmp_path, "hub.db", pinned)
     clock = Clock()
-    with serve(create_app(config, clock=clock)) as url:
-        assert Hub(url, "hub.db", config, clock, pinned).report(pinned, "tan-hung", 1).status_code == 200
-    emptied = HubConfig.load(write_hub_config(tmp_path, {}, database="hub.db"))
-    with serve(create_app(emptied, clock=clock)) as url:
-        hub = Hub(url, "hub.db", emptied, clock, pinned)
+    with contextmanager(_serve_hub)(config, clock, pinned) as hub:
+        assert hub.report(pinned, "tan-hung", 1).status_code == 200
+    emptied = _hub_config(tmp_path, "hub.db", None)
+    with contextmanager(_serve_hub)(emptied, clock, pinned) as hub:
         assert hub.report(pinned, "tan-hung", 2).status_code == 401
-        engine = sa.create_engine(emptied.database_url)
-        with engine.begin() as conn:
-            bump_generation(conn)  # any change to the boards re-reads them: still not pinned
-        engine.dispose()
+        # Another board accepted changes the boards' generation: the keys are read again, tan-hung's row among them.
+        other = Ed25519PrivateKey.generate()
+        assert hub.join(request_of(other, "cho")).status_code == 202
+        accept(hub, key_id(public_raw(other)))
         for _ in range(4):  # past the hub's next look at the boards (once a second)
             time.sleep(0.5)
             assert hub.report(pinned, "tan-hung", 3).status_code == 401

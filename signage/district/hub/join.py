@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -48,7 +47,7 @@ FULL_RETRY_S = 3600
 JOIN_BURST = 20
 JOIN_PER_HOUR = 60
 JOIN_ADDRESSES = 10_000
-GENERATION = "boards_generation"  # settings key: changed in the transaction that accepts, moves or removes a board
+GENERATION = "boards_generation"  # settings key: the Desk changes it in the transaction that accepts or removes a board
 REFRESH_EVERY_S = 1.0
 # A category Unicode calls unprintable: controls, format characters (bidi overrides, zero-width), surrogates,
 # private use, unassigned, and the line and paragraph separators. Spaces are printable.
@@ -205,13 +204,6 @@ def place_of(
 
 def _insert(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
-def bump_generation(conn: Connection) -> None:
-    """Mark the boards as changed, in the caller's transaction (an accept, a move, a removal): every hub process
-    re-reads the boards' keys within REFRESH_EVERY_S of its commit."""
-    ins = _insert(conn)(t.settings).values(key=GENERATION, value=secrets.token_hex(8))
-    conn.execute(ins.on_conflict_do_update(index_elements=["key"], set_={"value": ins.excluded.value}))
 
 
 class JoinBook:
