@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from starlette.routing import Mount, Route
 from signage.district.hub import HubConfig, create_app, sessions
 from signage.district.hub import schema as t
 from signage.district.hub.app import hash_password
-from signage.district.hub.desk import Actor, Desk
+from signage.district.hub.desk import Actor, Desk, Draft, Targets
 from signage.district.hub.rules import Role
 from signage.district.hub.store import HubStore
 from signage.envelope import generate_key, key_id, public_key_text, public_raw
 from signage.kiosk.join import join_envelope
+from signage.model import Kind
 from tests.hubserver import START, minutes, report_envelope, screenshot_envelope, serve, write_hub_config
 
 PASSWORD = "mật-khẩu-đủ-dài"
@@ -236,6 +237,7 @@ class World:
     app: Any
     group_a: int
     group_b: int
+    bulletin_a: str
     officers: dict[str, requests.Session]
 
     def waiting(self, board_id: str | None = None) -> str:
@@ -282,12 +284,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             desk.add_officer(actor, name, name.title(), PASSWORD_HASH[0], unit, [role])
         group_a = desk.add_group(actor, A, "Chợ", ["tan-quan"])
         group_b = desk.add_group(actor, B, "Trường", ["tan-hung"])
+        draft = Draft(Kind.TEXT, "Lịch tiêm chủng", Targets(units=(A,)), body="Thứ Hai, 7 giờ, trạm y tế xã.",
+                      valid_until=clock.now + timedelta(days=7))  # fmt: skip
+        bulletin_a = desk.create(Actor("bientap-a", "test", clock.now), A, draft)
         assert requests.post(url + "/report", data=report_envelope(keys["tan-quan"], "tan-quan", 1), timeout=10).status_code == 200
         shot = requests.post(url + "/report/screenshot", data=screenshot_envelope(keys["tan-quan"], "tan-quan", 1), timeout=10)
         assert shot.status_code == 200, shot.text
         officers = {role: hub.sign_in(name) for role, name in SIGN_IN.items()}
         officers["none"] = requests.Session()
-        yield World(hub, app, group_a, group_b, officers)
+        yield World(hub, app, group_a, group_b, bulletin_a, officers)
 
 
 Request = tuple[str, dict[str, Any] | list[tuple[str, str]] | None]  # path, form (None: GET)
@@ -313,6 +318,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[World], Request]]]
     ("GET", "/bulletins/{bulletin}"): (SIGNED_IN, lambda w: ("/bulletins/hq-2026-0142", None)),
     ("GET", "/screenshots/{board}/{name}"): (SIGNED_IN, lambda w: ("/screenshots/tan-quan/1.png", None)),
     ("GET", "/export.csv"): (SIGNED_IN, lambda w: ("/export.csv?board=tan-quan", None)),
+    ("GET", "/desk"): (SIGNED_IN, lambda w: ("/desk", None)),
+    ("GET", "/desk/new"): (frozenset({"editor_a", "approver_a"}), lambda w: ("/desk/new", None)),
+    ("GET", "/queue"): (frozenset({"approver_a"}), lambda w: ("/queue", None)),
+    ("GET", "/desk/{id}"): (SIGNED_IN, lambda w: (f"/desk/{w.bulletin_a}", None)),
+    ("GET", "/desk/{id}/edit"): (frozenset({"editor_a", "approver_a"}), lambda w: (f"/desk/{w.bulletin_a}/edit", None)),
     ("GET", "/admin"): (ADMINS, lambda w: ("/admin", None)),
     ("GET", "/admin/units"): (ADMINS, lambda w: ("/admin/units", None)),
     ("GET", "/admin/people"): (ADMINS, lambda w: ("/admin/people", None)),
