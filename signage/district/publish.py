@@ -17,7 +17,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +47,8 @@ class Published:
     assets_written: int
     feed_path: Path
     commands: tuple[str, ...] = ()  # ids of the commands the feed carries
+    # What the feed just written holds (as the self-check parsed it): the next publication's "previous".
+    held: HeldFeed | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -153,8 +155,12 @@ def write_feed(
     assets_dir: Path | None = None,
     min_sequence: int = 1,
     key_name: str = "the publisher's key",
+    held: HeldFeed | None = None,
 ) -> Published:
     """Sign and write `out/feed.json` holding exactly `items` and `commands`, their media in `assets_dir`.
+
+    `held`: what `out/feed.json` holds, when the caller knows it (it wrote it, and the file is unchanged since);
+    read and verified from the file otherwise.
 
     Each item is a bulletin with its final revision and the local file of its media; None for a medium
     already in `assets_dir` (it must be there, whole). The sequence is one more than the feed already in
@@ -164,7 +170,7 @@ def write_feed(
     written when anything is invalid; one writer per `out` at a time (the caller's lock).
     """
     _check_arguments(publisher=publisher, expires_in=expires_in, now=now)
-    held = read_held_feed(out / FEED_NAME, key, key_name)
+    held = held if held is not None else read_held_feed(out / FEED_NAME, key, key_name)
     sources = [_Source(None, bulletin, media_path, revision_given=True) for bulletin, media_path in items]
     for source in sources:
         _check_revision(source, held.bulletins.get(source.bulletin.id))
@@ -231,7 +237,8 @@ def _write_feed(
         commands=command_list,
     )
     # What a board would do with these bytes, before they leave this machine: nothing may be refused.
-    rejected = parse_manifest(payload, str(feed_path)).rejected
+    manifest = parse_manifest(payload, str(feed_path))
+    rejected = manifest.rejected
     if rejected:
         raise BulletinError(rejected[0])
     signed = envelope.sign(payload, envelope.FEED_TYPE, [key])
@@ -247,6 +254,7 @@ def _write_feed(
         assets_written=assets_written,
         feed_path=feed_path,
         commands=tuple(command["id"] for command in command_list),
+        held=HeldFeed(sequence, {bulletin.id: bulletin for bulletin in manifest.bulletins}, manifest.commands, manifest.generated_at),
     )
 
 

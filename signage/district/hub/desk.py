@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ from signage.model import BOARD_ID, Bulletin, BulletinInput, Kind, Priority, Sou
 ROOT_UNIT = t.ROOT_UNIT
 MAX_TARGETS = 1000
 PAGE = 50
+BUILT_KEPT = 20_000  # approved revisions kept built (a province's live bulletins, each in a feed or two)
 COMMAND_LABELS = {
     "screenshot": "Chụp màn hình",
     "sync": "Đồng bộ",
@@ -193,6 +196,8 @@ class Desk:
     def __init__(self, engine: Engine, media_root: Path, root_name: str) -> None:
         self.engine = engine
         self.media_root = media_root
+        self._built_cache: OrderedDict[tuple[str, int, tuple[str, ...]], Bulletin] = OrderedDict()
+        self._built_lock = threading.Lock()
         self.root = self._ensure_root(root_name)
 
     # --- units ------------------------------------------------------------------------------------
@@ -580,6 +585,10 @@ class Desk:
     def _check_draft(self, draft: Draft, unit: str, now: datetime) -> None:
         if draft.category not in _CATEGORIES:
             raise NotAllowed("Hãy chọn lĩnh vực của bản tin.")
+        if draft.valid_until is None:
+            raise NotAllowed("Hãy chọn đến khi nào bản tin còn hiệu lực (một bản tin không được phát mãi).")
+        if draft.valid_until <= now:
+            raise NotAllowed("Thời gian hết hiệu lực đã qua; hãy chọn một thời điểm sau bây giờ.")
         self.check_targets(draft.targets, unit)
         problem = draft_problem(draft, now)
         if problem:
@@ -795,13 +804,27 @@ class Desk:
                 grouped.setdefault(row.bulletin, (row, []))[1].append(row.board)
         items = []
         for row, boards in grouped.values():
-            targets = ["*"] if set(boards) == unit_boards else sorted(boards)
-            bulletin = parse_bulletin(
-                feed_dict(row, targets, row.decided_by, row.decided_at), BulletinInput(origin=f"bản tin {row.bulletin}")
-            )
+            targets = ("*",) if set(boards) == unit_boards else tuple(sorted(boards))
             media = self.media_root / row.media_sha256 if row.media_sha256 else None
-            items.append((bulletin, media))
+            items.append((self._built(row, targets), media))
         return items
+
+    def _built(self, row: Any, targets: tuple[str, ...]) -> Bulletin:
+        """The Bulletin of an approved revision for one feed's boards. An approved revision never changes, so it is
+        built (parsed and checked as a board would) once per target list, not for every feed of every approval."""
+        key = (row.bulletin, int(row.revision), targets)
+        with self._built_lock:
+            found = self._built_cache.get(key)
+            if found is not None:
+                self._built_cache.move_to_end(key)
+                return found
+        data = feed_dict(row, list(targets), row.decided_by, row.decided_at)
+        bulletin = parse_bulletin(data, BulletinInput(origin=f"bản tin {row.bulletin}"))
+        with self._built_lock:
+            self._built_cache[key] = bulletin
+            while len(self._built_cache) > BUILT_KEPT:
+                self._built_cache.popitem(last=False)
+        return bulletin
 
     def live_for_board(self, board_id: str) -> list[Bulletin]:
         """What a board plays now from the source system (for the preview's "when will it play")."""

@@ -101,6 +101,7 @@ class FeedSite:
         self.expires_in = expires_in
         self._key = _load_private_key(key_path)
         self._lock = threading.Lock()
+        self._remembered: dict[str, tuple[tuple[int, int, int] | None, HeldFeed]] = {}
         root.mkdir(parents=True, exist_ok=True)
         (root / ASSETS_DIR).mkdir(exist_ok=True)
         (root / BOARDS_DIR).mkdir(exist_ok=True)
@@ -189,7 +190,10 @@ class FeedSite:
                 assets_dir=self.root / ASSETS_DIR,
                 min_sequence=sequence,
                 key_name=str(self.key_path),
+                held=self._held(unit),
             )
+            if published.held is not None:
+                self._remember(unit, published.held)
         finally:
             # Taken even when the write failed: a feed renamed into place before a later step failed may hold it,
             # and two feeds under one sequence would be refused by a board that meets both.
@@ -198,7 +202,19 @@ class FeedSite:
         return published
 
     def _held(self, unit: str) -> HeldFeed:
-        return read_held_feed(self.root / unit / FEED_NAME, self._key, str(self.key_path))
+        """What the unit's feed holds: remembered from our own last write while the file is that very file (same inode,
+        time and size), else read and verified. A province-wide approval republishes 100 feeds: reading each back
+        cost more than writing it."""
+        path = self.root / unit / FEED_NAME
+        remembered = self._remembered.get(unit)
+        if remembered is not None and remembered[0] == _signature(path):
+            return remembered[1]
+        return read_held_feed(path, self._key, str(self.key_path))
+
+    def _remember(self, unit: str, held: HeldFeed) -> None:
+        signature = _signature(self.root / unit / FEED_NAME)
+        if signature is not None:
+            self._remembered[unit] = (signature, held)
 
     def _replace_link(self, link: Path, target: str, *, only_if_other: bool = False) -> None:
         """Make `link` point at `target` (relative) by renaming a fresh link over it: never a moment without one."""
@@ -340,3 +356,11 @@ def _load_private_key(key_path: Path) -> Ed25519PrivateKey:
     if mode & 0o077:
         raise ConfigError(f"{key_path}: key file mode {stat.S_IMODE(mode):04o} lets others read it; chmod 600 {key_path}")
     return envelope.load_private_key(key_path)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size
