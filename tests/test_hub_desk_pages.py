@@ -65,10 +65,11 @@ class DeskHub:
             return list(conn.execute(sa.select(t.audit).where(t.audit.c.action == action)))
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[DeskHub]:
+@pytest.fixture(params=["sqlite"])
+def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeskHub]:
+    database = "hub.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
     keys = {"bang-tan-quan": Ed25519PrivateKey.generate(), "bang-tan-hung": Ed25519PrivateKey.generate()}
-    config_path = write_hub_config(tmp_path, keys)
+    config_path = write_hub_config(tmp_path, keys, database=database)
     key = generate_key(tmp_path / "hub.key")  # as `signage keygen` writes it: 0600
     with config_path.open("a", encoding="utf-8") as handle:
         handle.write('\n[source]\nkey = "hub.key"\nsite = "site"\nmedia = "media"\nunit_name = "Tỉnh Bình Phước"\nmax_upload_mb = 1\n')
@@ -146,6 +147,7 @@ def act(hub: DeskHub, session: requests.Session, bulletin: str, verb: str, revis
 # --- the main flow ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("hub", ["sqlite", "postgresql"], indirect=True)
 def test_text_bulletin_written_submitted_approved_by_another_and_published(hub: DeskHub) -> None:
     author, approver = hub.officer("bientap"), hub.officer("duyet2")
     made = bulletin_id(write(hub, author, "Họp dân ấp 2", action="submit"))
@@ -285,6 +287,7 @@ def test_upload_over_the_limit_is_refused_and_nothing_kept(hub: DeskHub) -> None
     big = b"\xff\xd8\xff\xe0" + b"\0" * (1024 * 1024 + 10)  # past max_upload_mb = 1
     answer = write(hub, author, "Ảnh lớn", kind="image", files={"upload": ("anh-lon.jpg", big, "image/jpeg")})
     assert answer.status_code == 413 and "anh-lon.jpg" in answer.text and "1 MB" in answer.text
+    assert 'value="Ảnh lớn"' in answer.text  # what was typed before the file is on the form again
     # Streamed with no Content-Length too: cut off as it passes the limit.
     token = csrf_of(author, hub.url)
     boundary = "signage-test-boundary"
@@ -332,6 +335,12 @@ def test_uploaded_media_is_never_served_with_its_own_type(hub: DeskHub) -> None:
     assert served.headers["content-disposition"].startswith("attachment")
     assert served.headers["x-content-type-options"] == "nosniff"
     assert author.get(f"{hub.url}/media/{'0' * 64}", timeout=10).status_code == 404
+    document = io.BytesIO()
+    Image.new("RGB", (200, 280), (250, 250, 250)).save(document, "PDF")
+    made = bulletin_id(write(hub, author, "Văn bản PDF", kind="text", files={"upload": ("qd.pdf", document.getvalue(), "application/pdf")}))
+    row = hub.desk.revision(made, 1)
+    assert (row.kind, row.media_type, row.media_name) == ("pdf", "application/pdf", "qd.pdf")  # the file decides the kind
+    assert author.get(f"{hub.url}/media/{row.media_sha256}", timeout=10).headers["content-type"] == "application/octet-stream"
     assert author.get(f"{hub.url}/media/..%2Fhub.db", timeout=10).status_code == 404
 
 
@@ -349,6 +358,7 @@ def test_title_with_script_and_rtl_controls_is_shown_as_text(hub: DeskHub) -> No
     assert published.body == "Nội dung <b>đậm</b>"
 
 
+@pytest.mark.parametrize("hub", ["sqlite", "postgresql"], indirect=True)
 def test_two_approvers_approving_at_once_publish_once(hub: DeskHub) -> None:
     author = hub.officer("bientap")
     made = bulletin_id(write(hub, author, "Một lần thôi", action="submit"))

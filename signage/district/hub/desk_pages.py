@@ -528,6 +528,11 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
             if head is None
             else values_of_revision(ctx.desk.revision(head.id, int(head.latest)), head.unit, zone)
         )
+        # The fields before the file (the form puts kind, title and body there) are kept; the rest start afresh.
+        typed = values_of_form(exc.fields)
+        for name in ("kind", "title", "body"):
+            if name in exc.fields:
+                setattr(values, name, getattr(typed, name))
         return form_page(request, values, head, exc.what, exc.status)
 
     def save_form(request: Request, head: Any | None, fields: dict[str, list[str]], received: Received | None) -> Response:

@@ -36,6 +36,7 @@ class UploadRefused(Exception):
     def __init__(self, status: int, what: str) -> None:
         super().__init__(what)
         self.status, self.what = status, what
+        self.fields: dict[str, list[str]] = {}  # the text fields read before the refusal, to fill the form again
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +227,11 @@ async def read_multipart(
         state.abandon()
         form.discard()
         raise UploadRefused(400, "Biểu mẫu chưa gửi hết.") from None
+    except UploadRefused as exc:
+        state.abandon()
+        form.discard()
+        exc.fields = form.fields
+        raise
     except BaseException:
         state.abandon()
         form.discard()
