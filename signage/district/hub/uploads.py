@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -20,6 +21,16 @@ from typing import IO
 
 from anyio import to_thread
 from starlette.requests import ClientDisconnect, Request
+
+from signage.errors import MediaError
+from signage.media.docxfile import read_docx
+from signage.media.probe import probe
+from signage.media.sniff import EXTENSION_TYPES
+from signage.media.textfile import read_notice
+from signage.model import MEDIA_TYPES
+from signage.playlist import describe_media
+
+log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 8 * 1024  # one part's headers
 MAX_FIELD_BYTES = 64 * 1024  # one text field (a bulletin's body is at most 20,000 characters: 80 kB of UTF-8 at worst)
@@ -365,8 +376,6 @@ KIND_WORDS = {"image": "ảnh", "video": "video", "pdf": "PDF", "audio": "âm th
 
 def name_problem(filename: str) -> str | None:
     """Why a file of this name cannot be a bulletin (Vietnamese), or None: the boards' media types, .txt and .docx."""
-    from signage.media.sniff import EXTENSION_TYPES
-
     suffix = Path(filename).suffix.lower()
     if suffix in EXTENSION_TYPES or suffix in TEXT_SUFFIXES:
         return None
@@ -393,16 +402,6 @@ def take_upload(upload: Upload, media_dir: Path) -> Received:
     """Check an upload with the board's own readers and probes; media moves to media_dir/<sha256>. Blocking (a
     thread). Raises UploadRefused naming the file (the English detail is logged by the caller); the temporary file
     is always gone afterwards."""
-    import logging
-
-    from signage.errors import MediaError
-    from signage.media.docxfile import read_docx
-    from signage.media.probe import probe
-    from signage.media.textfile import read_notice
-    from signage.model import MEDIA_TYPES
-    from signage.playlist import describe_media
-
-    log = logging.getLogger(__name__)
     suffix = upload.path.suffix.lower()
     try:
         if suffix in TEXT_SUFFIXES:
