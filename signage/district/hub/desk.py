@@ -785,29 +785,81 @@ class Desk:
 
     # --- what the feeds carry ------------------------------------------------------------------------
 
-    def feed_items(self, unit: str) -> list[tuple[Bulletin, Path | None]]:
+    def boards_by_unit(self) -> dict[str, set[str]]:
+        """Each unit's own boards (a feed's audience), from one query."""
+        found: dict[str, set[str]] = {}
+        for row in self.boards():
+            found.setdefault(row.unit, set()).add(row.id)
+        return found
+
+    def feed_items(self, unit: str, unit_boards: set[str] | None = None) -> list[tuple[Bulletin, Path | None]]:
         """Every live bulletin that targets a board of `unit` (boards whose own unit it is), each with
         `boards` = ["*"] when it targets all of them, else the ones it targets; and its media file."""
-        unit_boards = {row.id for row in self.boards() if row.unit == unit}
-        if not unit_boards:
-            return []
+        if unit_boards is None:
+            unit_boards = self.boards_by_unit().get(unit, set())
+        return self.feed_items_many({unit: unit_boards})[unit]
+
+    def feed_items_many(self, audiences: Mapping[str, set[str]]) -> dict[str, list[tuple[Bulletin, Path | None]]]:
+        """feed_items for several units (each with its boards) from one query of who targets which board, then
+        only the revisions not built already: a province-wide approval republishes 100 feeds of ~150 bulletins,
+        nearly all of them built before."""
+        unit_of = {board: unit for unit, boards in audiences.items() for board in boards}
+        targeted: dict[str, dict[tuple[str, int], list[str]]] = {unit: {} for unit in audiences}
         lb, r, b = t.live_boards, t.revisions, t.source_bulletins
-        query = (
-            sa.select(r, lb.c.board)
-            .select_from(lb.join(b, b.c.id == lb.c.bulletin).join(r, sa.and_(r.c.bulletin == b.c.id, r.c.revision == b.c.live)))
-            .where(lb.c.board.in_(sorted(unit_boards)))
-            .order_by(r.c.bulletin)
-        )
-        grouped: dict[str, tuple[Any, list[str]]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(query):
-                grouped.setdefault(row.bulletin, (row, []))[1].append(row.board)
-        items = []
-        for row, boards in grouped.values():
-            targets = ("*",) if set(boards) == unit_boards else tuple(sorted(boards))
-            media = self.media_root / row.media_sha256 if row.media_sha256 else None
-            items.append((self._built(row, targets), media))
-        return items
+            if unit_of:
+                # One row per bulletin with its boards joined by commas (a board id has none): a province-wide
+                # bulletin is one row, not 300.
+                joined = (
+                    sa.func.string_agg(lb.c.board, ",")
+                    if self.engine.dialect.name == "postgresql"
+                    else sa.func.group_concat(lb.c.board, ",")
+                )
+                pairs = (
+                    sa.select(lb.c.bulletin, b.c.live, joined)
+                    .select_from(lb.join(b, b.c.id == lb.c.bulletin))
+                    .where(b.c.live.is_not(None))
+                    .group_by(lb.c.bulletin, b.c.live)
+                )
+                if len(unit_of) < 5000:  # else every live bulletin: cheaper than a statement naming thousands of boards
+                    pairs = pairs.where(lb.c.board.in_(sorted(unit_of)))
+                for bulletin_id, live, boards in conn.execute(pairs):
+                    key = (bulletin_id, int(live))
+                    for board in boards.split(","):
+                        unit = unit_of.get(board)
+                        if unit is not None:
+                            targeted[unit].setdefault(key, []).append(board)
+            wanted: dict[str, dict[tuple[str, int], tuple[str, ...]]] = {
+                unit: {key: ("*",) if set(boards) == audiences[unit] else tuple(sorted(boards)) for key, boards in found.items()}
+                for unit, found in targeted.items()
+            }
+            built = {unit: {key: self._cached((*key, targets)) for key, targets in keys.items()} for unit, keys in wanted.items()}
+            missing = sorted({key for found in built.values() for key, bulletin in found.items() if bulletin is None})
+            for start in range(0, len(missing), 500):
+                chunk = sorted({bulletin_id for bulletin_id, _ in missing[start : start + 500]})
+                rows = conn.execute(
+                    sa.select(r).join(b, sa.and_(b.c.id == r.c.bulletin, b.c.live == r.c.revision)).where(r.c.bulletin.in_(chunk))
+                )
+                for row in rows:
+                    key = (row.bulletin, int(row.revision))
+                    for unit, keys in wanted.items():
+                        if key in keys and built[unit][key] is None:
+                            built[unit][key] = self._built(row, keys[key])
+        return {
+            unit: [
+                (bulletin, self.media_root / bulletin.media.sha256 if bulletin.media else None)
+                for _key, bulletin in sorted(found.items(), key=lambda pair: pair[0])
+                if bulletin is not None  # a revision replaced between the two queries: the next publication has it
+            ]
+            for unit, found in built.items()
+        }
+
+    def _cached(self, key: tuple[str, int, tuple[str, ...]]) -> Bulletin | None:
+        with self._built_lock:
+            found = self._built_cache.get(key)
+            if found is not None:
+                self._built_cache.move_to_end(key)
+            return found
 
     def _built(self, row: Any, targets: tuple[str, ...]) -> Bulletin:
         """The Bulletin of an approved revision for one feed's boards. An approved revision never changes, so it is
@@ -871,14 +923,20 @@ class Desk:
             )
         return command_id, touched
 
-    def feed_commands(self, unit: str, now: datetime) -> list[dict[str, Any]]:
-        """Unexpired commands for the boards of `unit`, as feed-v1 writes them (only those boards named)."""
-        unit_boards = {row.id for row in self.boards() if row.unit == unit}
+    def live_commands(self, now: datetime) -> list[Any]:
+        """Every command not yet expired, oldest first."""
         c = t.source_commands
         with self.engine.connect() as conn:
-            rows = list(conn.execute(sa.select(c).where(c.c.expires_at > now.timestamp()).order_by(c.c.issued_at)))
+            return list(conn.execute(sa.select(c).where(c.c.expires_at > now.timestamp()).order_by(c.c.issued_at)))
+
+    def feed_commands(
+        self, unit: str, now: datetime, unit_boards: set[str] | None = None, live: Sequence[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Unexpired commands for the boards of `unit`, as feed-v1 writes them (only those boards named)."""
+        if unit_boards is None:
+            unit_boards = self.boards_by_unit().get(unit, set())
         commands = []
-        for row in rows:
+        for row in self.live_commands(now) if live is None else live:
             boards = sorted(set(json.loads(row.boards)) & unit_boards)
             if boards:
                 commands.append(
@@ -903,20 +961,21 @@ class Desk:
             )
             return list(rows)
 
-    def feed_published(self, unit: str, sequence: int, at: datetime, expires_at: datetime) -> None:
+    def feeds_published(self, sequences: Mapping[str, int], at: datetime, expires_at: datetime) -> None:
+        """Each unit's feed as just published (its sequence), in one transaction."""
+        if not sequences:
+            return
         ins = _insert(self.engine)(t.feeds)
+        upsert = ins.on_conflict_do_update(
+            index_elements=["unit"],
+            set_={"sequence": ins.excluded.sequence, "published_at": ins.excluded.published_at, "expires_at": ins.excluded.expires_at},
+        )
+        rows = [
+            {"unit": unit, "sequence": sequence, "published_at": at.timestamp(), "expires_at": expires_at.timestamp()}
+            for unit, sequence in sequences.items()
+        ]
         with self.engine.begin() as conn:
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["unit"],
-                    set_={
-                        "sequence": ins.excluded.sequence,
-                        "published_at": ins.excluded.published_at,
-                        "expires_at": ins.excluded.expires_at,
-                    },
-                ),
-                {"unit": unit, "sequence": sequence, "published_at": at.timestamp(), "expires_at": expires_at.timestamp()},
-            )
+            conn.execute(upsert, rows)
 
     def feeds(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

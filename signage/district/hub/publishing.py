@@ -34,12 +34,18 @@ class Publisher:
             return {}
         done: dict[str, int] = {}
         with self._lock:
-            for unit in sorted(set(units)):
-                moment = self.now()
-                contents = FeedContents(tuple(self.desk.feed_items(unit)), tuple(self.desk.feed_commands(unit, moment)))
-                published = self.site.publish(unit, contents, moment)
-                self.desk.feed_published(unit, published.sequence, moment, moment + self.site.expires_in)
+            moment = self.now()
+            audiences = self.desk.boards_by_unit()
+            commands = self.desk.live_commands(moment)
+            chosen = {unit: audiences.get(unit, set()) for unit in sorted(set(units))}
+            items = self.desk.feed_items_many(chosen)
+            batch = [
+                (unit, FeedContents(tuple(items[unit]), tuple(self.desk.feed_commands(unit, moment, boards, commands))))
+                for unit, boards in chosen.items()
+            ]
+            for (unit, _), published in zip(batch, self.site.publish_many(batch, moment), strict=True):
                 done[unit] = published.sequence
+            self.desk.feeds_published(done, moment, moment + self.site.expires_in)
         return done
 
     def link_boards(self) -> None:
