@@ -266,6 +266,8 @@ def test_withdrawal_takes_it_out_of_the_feed(province: Province) -> None:
     province.publisher.publish(desk.withdraw(province.actor("binh"), bid, "Đã hết đợt tiêm."))
     assert province.feed("xa-tan-quan") == {}
     assert desk.bulletin(bid, None).live is None
+    row = desk.revision(bid, 1)  # who approved it stays on record beside who withdrew it
+    assert (row.decided_by, row.ended_by, row.reason) == ("lan", "binh", "Đã hết đợt tiêm.")
 
 
 def test_emergency_published_by_one_approver_alone_is_marked_so(province: Province) -> None:
@@ -322,3 +324,29 @@ def test_every_change_leaves_one_audit_row_with_who_and_from_where(province: Pro
     assert "Lịch tiêm chủng" in rows[0].subject
     # Tân Hưng's approver sees his commune's record (it was made, he was added), none of Tân Quan's bulletins.
     assert sorted(row.action for row in desk.audit_rows(desk.reach("hung"))) == ["officer.add", "unit.add"]
+
+
+def test_a_full_disk_while_publishing_keeps_the_approval_and_publishes_once_room_returns(
+    province: Province, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    desk, site = province.desk, province.publisher.site
+    assert site is not None
+    real = site.publish_many
+
+    def full(*args: object, **kwargs: object) -> object:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    bid = desk.create(province.actor("an"), "xa-tan-quan", notice())
+    desk.submit(province.actor("an"), bid, 1)
+    monkeypatch.setattr(site, "publish_many", full)
+    assert province.publisher.publish(desk.approve(province.actor("lan"), bid, 1)) == {}  # the click is not an error page
+    assert desk.bulletin(bid, None).live == 1  # the approval stands
+    assert province.publisher.problem is not None and "thử lại" in province.publisher.problem
+    province.publisher.tend()  # still full: tried again, nothing written, still told
+    assert province.publisher.problem is not None
+    assert not (province.site / "xa-tan-quan" / "feed.json").exists()
+    monkeypatch.setattr(site, "publish_many", real)
+    assert "xa-tan-quan" in province.publisher.tend()  # room again: the next pass publishes it
+    assert bid in province.feed("xa-tan-quan") and province.publisher.problem is None

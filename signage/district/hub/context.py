@@ -65,6 +65,7 @@ class HubContext:
                 "approve": Role.APPROVER in roles,
                 "admin": Role.ADMIN in roles,
                 "name": found.shown,
+                "publish_problem": self.publisher.problem,
             }
         return found
 

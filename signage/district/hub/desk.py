@@ -661,8 +661,10 @@ class Desk:
         values: dict[str, Any] = {"state": target.value}
         if verb is Verb.SUBMIT:
             values["submitted_at"] = who.ts
-        if verb in (Verb.APPROVE, Verb.PUBLISH_ALONE, Verb.REJECT, Verb.WITHDRAW):
+        if verb in (Verb.APPROVE, Verb.PUBLISH_ALONE, Verb.REJECT):
             values.update(decided_by=who.officer, decided_at=who.ts)
+        if verb in (Verb.WITHDRAW, Verb.EXPIRE):
+            values.update(ended_by=who.officer, ended_at=who.ts)
         if verb is Verb.PUBLISH_ALONE:
             values.update(alone=True, submitted_at=row.submitted_at or who.ts)
         if reason is not None:

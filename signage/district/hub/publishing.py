@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from signage.district.hub.desk import Desk
 from signage.district.hub.feeds import FeedContents, FeedSite, due_for_republish
 from signage.errors import SignageError
@@ -23,21 +25,40 @@ class Publisher:
     def __init__(self, desk: Desk, site: FeedSite | None, now: Clock) -> None:
         self.desk, self.site, self.now = desk, site, now
         self._lock = threading.Lock()  # one pass at a time: the expiry pass and a click never interleave a unit
+        self._pending: set[str] = set()  # units whose last publication failed
+        self.problem: str | None = None  # why, for every page, until a publication succeeds
 
     @property
     def enabled(self) -> bool:
         return self.site is not None
 
     def publish(self, units: Iterable[str]) -> dict[str, int]:
-        """Sign and write the feed of each unit; its sequence by unit. Raises SignageError naming the unit."""
+        """Sign and write the feed of each unit; its sequence by unit.
+
+        A failure (a full disk, a key gone) never undoes the officer's action, which is recorded: it is logged, the
+        units are kept as pending and the tending pass tries them again every minute; until one succeeds, every page
+        says the feeds are not up to date (`problem`)."""
         if self.site is None:
             return {}
+        wanted = set(units) | self._pending
+        try:
+            done = self._publish(wanted)
+        except (SignageError, OSError, SQLAlchemyError) as exc:
+            self._pending = wanted
+            self.problem = f"Chưa xuất bản được bản tin tới bảng tin ({_first_line(exc)}); hệ thống sẽ tự thử lại mỗi phút."
+            log.error("publishing the feeds of %s failed: %s", ", ".join(sorted(wanted)), exc)
+            return {}
+        self._pending, self.problem = set(), None
+        return done
+
+    def _publish(self, units: set[str]) -> dict[str, int]:
+        assert self.site is not None
         done: dict[str, int] = {}
         with self._lock:
             moment = self.now()
             audiences = self.desk.boards_by_unit()
             commands = self.desk.live_commands(moment)
-            chosen = {unit: audiences.get(unit, set()) for unit in sorted(set(units))}
+            chosen = {unit: audiences.get(unit, set()) for unit in sorted(units)}
             items = self.desk.feed_items_many(chosen)
             batch = [
                 (unit, FeedContents(tuple(items[unit]), tuple(self.desk.feed_commands(unit, moment, boards, commands))))
@@ -62,7 +83,7 @@ class Publisher:
         if self.site is None:
             return set()
         moment = self.now()
-        due = set(self.desk.expire_due(moment))
+        due = set(self.desk.expire_due(moment)) | self._pending
         held = self.desk.feeds()
         for unit in self.desk.feed_units():
             row = held.get(unit)
@@ -104,3 +125,7 @@ class Tender:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -318,6 +318,9 @@ revisions = sa.Table(
     sa.Column("decided_by", sa.String(100)),
     sa.Column("decided_at", Time),
     sa.Column("reason", sa.Text),  # a rejection's or withdrawal's reason, which the author sees
+    # Who withdrew it and when (the hub itself, "hệ thống", for an expiry): the approver above stays on record.
+    sa.Column("ended_by", sa.String(100)),
+    sa.Column("ended_at", Time),
     sa.Column("alone", sa.Boolean, nullable=False, server_default=sa.false()),  # an emergency published by one approver
     sa.Index("revisions_state_submitted", "state", "submitted_at"),
 )
