@@ -350,3 +350,21 @@ def test_a_full_disk_while_publishing_keeps_the_approval_and_publishes_once_room
     monkeypatch.setattr(site, "publish_many", real)
     assert "xa-tan-quan" in province.publisher.tend()  # room again: the next pass publishes it
     assert bid in province.feed("xa-tan-quan") and province.publisher.problem is None
+
+
+def test_what_the_boards_parser_refuses_is_told_in_vietnamese() -> None:
+    from signage.district.hub.desk import problem_vi
+
+    assert (
+        problem_vi("bản tin: bulletin 'xem-truoc': valid_until: is not after valid_from")
+        == "Thời gian kết thúc phải sau thời gian bắt đầu."
+    )
+    assert problem_vi("bản tin: bulletin 'xem-truoc': title: empty") == "Tiêu đề đang trống."
+    assert problem_vi("bản tin: bulletin 'x': slots[0].until: equals from: an empty slot").startswith("Giờ kết thúc của khung giờ trùng")
+    assert "(" in problem_vi("bản tin: bulletin 'x': kind: something new")  # the board's words kept when not known
+
+
+def test_a_draft_the_board_would_refuse_is_refused_in_vietnamese(province: Province) -> None:
+    slot = {"days": ["mon"], "from": "09:00", "until": "09:00"}
+    with pytest.raises(NotAllowed, match="khung giờ"):
+        province.desk.create(province.actor("an"), "xa-tan-quan", notice(slots=(slot,)))
