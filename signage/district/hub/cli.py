@@ -1,4 +1,5 @@
-"""`signage hub`: serve the hub with uvicorn, or add, re-password or remove an officer (`--add-user`, `--remove-user`)."""
+"""`signage hub`: serve the hub with uvicorn, or add the first administrator, re-password or remove an officer (`--add-user`,
+`--remove-user`): everyone else is managed in the browser."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _add_user(config: HubConfig, name: str) -> int:
     finally:
         store.close()
     if created:
-        print(f"{config.path}: đã thêm cán bộ {name}")
+        print(f"{config.path}: đã thêm cán bộ {name}, quản trị “{config.unit_name}”; hãy đăng nhập để thêm các đơn vị và người dùng khác")
     else:
         print(f"{config.path}: đã đổi mật khẩu của cán bộ {name}; các phiên đăng nhập cũ đã kết thúc")
     return 0
