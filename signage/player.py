@@ -168,7 +168,9 @@ class Player:
         if config.report is not None:
             from signage.report.reporter import Reporter
 
-            self.reporter = Reporter(config, self.plays, lambda: (self.plays.now_playing, self._screen_on), time_status=self.time.report)
+            self.reporter = Reporter(
+                config, self.plays, lambda: (self.plays.now_playing, self._screen_on), time_status=self.time.report, screen=(width, height)
+            )
         self.jobs = Jobs.for_board(config, self.content, lambda: load_content(config), reporter=self.reporter)
         self.turn: Decision | None = None  # the turn on screen
         self.slide: Slide | None = None

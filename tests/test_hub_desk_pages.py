@@ -7,7 +7,7 @@ import io
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from signage.district.hub.desk import Actor, Desk
 from signage.district.hub.rules import Role
 from signage.district.publish import read_held_feed
 from signage.envelope import generate_key, load_private_key
-from tests.hubserver import START, minutes, serve, write_hub_config
+from tests.hubserver import START, minutes, report_envelope, serve, write_hub_config
 
 PASSWORD = "mật-khẩu-đủ-dài"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -48,6 +48,7 @@ class DeskHub:
     key: Ed25519PrivateKey
     quan: str  # the commune units' ids
     hung: str
+    board_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
 
     def officer(self, name: str) -> requests.Session:
         session = requests.Session()
@@ -90,7 +91,7 @@ def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DeskHub]:
     desk.add_officer(admin, "duyet2", "Phạm Văn Hai", hashed, quan, [Role.APPROVER])
     desk.add_officer(admin, "khac", "Ngô Văn Khác", hashed, hung, [Role.EDITOR, Role.APPROVER])
     with serve(app) as url:
-        yield DeskHub(url, desk, config.site_dir, config.media_dir, load_private_key(tmp_path / "hub.key"), quan, hung)
+        yield DeskHub(url, desk, config.site_dir, config.media_dir, load_private_key(tmp_path / "hub.key"), quan, hung, keys)
     assert key is not None
 
 
@@ -448,6 +449,19 @@ def test_preview_is_the_boards_frame_at_the_listed_sizes_and_the_page_tells_when
     assert Image.open(io.BytesIO(frame.content)).size == (384, 192)
     assert author.get(f"{hub.url}/desk/{made}/preview/1/100x100.png", timeout=10).status_code == 404
     assert author.get(f"{hub.url}/desk/{made}/preview/7/384x192.png", timeout=10).status_code == 404
+
+
+def test_preview_is_drawn_at_the_screen_size_the_targeted_board_reports_and_no_other(hub: DeskHub) -> None:
+    status = {"now_playing": None, "clock": (START + minutes(1)).isoformat(), "screen": [1366, 768]}
+    answer = requests.post(hub.url + "/report", data=report_envelope(hub.board_keys["bang-tan-quan"], "bang-tan-quan", 1, status=status))
+    assert answer.status_code == 200
+    author = hub.officer("bientap")
+    made = bulletin_id(write(hub, author, "Lịch tiếp công dân", action="submit"))
+    page = author.get(f"{hub.url}/desk/{made}", timeout=10).text
+    assert f"/desk/{made}/preview/1/1366x768.png" in page and "Màn hình 1366×768 của 1 bảng tin nhận" in page
+    frame = author.get(f"{hub.url}/desk/{made}/preview/1/1366x768.png", timeout=120)
+    assert frame.status_code == 200 and Image.open(io.BytesIO(frame.content)).size == (1366, 768)
+    assert author.get(f"{hub.url}/desk/{made}/preview/1/1367x768.png", timeout=10).status_code == 404  # not any size a URL asks
 
 
 # --- the multipart reader, pure -------------------------------------------------------------------------------

@@ -52,8 +52,10 @@ class Reporter:
         now: Callable[[], datetime] | None = None,
         session: requests.Session | None = None,
         time_status: Callable[[], dict[str, Any]] | None = None,
+        screen: tuple[int, int] | None = None,
     ) -> None:
         assert config.report is not None
+        self.screen = screen  # the frame's size: the hub previews a bulletin at the sizes of the boards it targets
         self.config = config
         self.section: ReportSection = config.report
         self.key = load_private_key(self.section.key)  # a missing or bad key stops the start, naming the file
@@ -102,6 +104,7 @@ class Reporter:
             "clock_behind_trusted": clock_note is not None,
             "feed_notes": record.notes,  # e.g. a lower sequence accepted once after a key rotation
             "heartbeat_s": self.section.heartbeat_seconds,
+            **({"screen": list(self.screen)} if self.screen else {}),
             **(self.time_status() if self.time_status is not None else {}),
         }
 

@@ -13,7 +13,8 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -405,7 +406,7 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
             categories=CATEGORIES,
             kinds=KIND_LABELS,
             states=State,
-            sizes=PREVIEW_SIZES,
+            sizes=preview_sizes(board_screens(ctx.store.board_states(), targeted)),
             when=when,
             targeted_count=len(targeted),
             publishing=ctx.publisher.enabled,
@@ -414,12 +415,14 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
     async def preview_png(request: Request) -> Response:
         match = PREVIEW_NAME.fullmatch(request.path_params["size"])
         size = (int(match.group(1)), int(match.group(2))) if match else None
-        if size not in PREVIEW_SIZES:
-            return PlainTextResponse("Không có cỡ xem trước này.", status_code=404)
 
         def draw() -> Response:
             head = ctx.desk.bulletin(request.path_params["id"], ctx.reach(request))
             row = ctx.desk.revision(head.id, request.path_params["revision"])
+            # Only the listed sizes and those of the boards it targets: a URL cannot ask the renderer for any size.
+            targeted = ctx.desk.resolve(Targets.from_json(row.targets))
+            if size not in preview_sizes(board_screens(ctx.store.board_states(), targeted)):
+                return PlainTextResponse("Không có cỡ xem trước này.", status_code=404)
             media = config.media_dir / row.media_sha256 if row.media_sha256 else None
             title = ctx.desk.unit_names().get(head.unit, config.title)
             try:
@@ -643,3 +646,31 @@ def threaded(endpoint: Any) -> Any:
 
     run.__name__ = endpoint.__name__
     return run
+
+
+def board_screens(states: Mapping[str, Any], boards: Iterable[str]) -> Counter[tuple[int, int]]:
+    """How many of `boards` report each screen size (their latest status's `screen`; boards before it say nothing)."""
+    sizes: Counter[tuple[int, int]] = Counter()
+    for board in boards:
+        state = states.get(board)
+        size = screen_of(state.status if state is not None else None)
+        if size is not None:
+            sizes[size] += 1
+    return sizes
+
+
+def screen_of(status: str | None) -> tuple[int, int] | None:
+    """A board's screen from its status JSON, if it says one the renderer can draw (64..3840 a side)."""
+    try:
+        screen = json.loads(status or "{}").get("screen")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(screen, list) or len(screen) != 2 or not all(isinstance(n, int) and 64 <= n <= 3840 for n in screen):
+        return None
+    return screen[0], screen[1]
+
+
+def preview_sizes(screens: Counter[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The targeted boards' own screens first (most boards first), then the standard sizes not already among them."""
+    sizes = {size: f"Màn hình {size[0]}×{size[1]} của {count} bảng tin nhận" for size, count in screens.most_common(6)}
+    return sizes | {size: label for size, label in PREVIEW_SIZES.items() if size not in sizes}
