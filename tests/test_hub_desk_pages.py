@@ -25,7 +25,7 @@ from signage.district.hub.desk import Actor, Desk
 from signage.district.hub.rules import Role
 from signage.district.publish import read_held_feed
 from signage.envelope import generate_key, load_private_key
-from tests.hubserver import START, minutes, report_envelope, serve, write_hub_config
+from tests.hubserver import START, minutes, play, report_envelope, serve, write_hub_config
 
 PASSWORD = "mật-khẩu-đủ-dài"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -462,6 +462,31 @@ def test_preview_is_drawn_at_the_screen_size_the_targeted_board_reports_and_no_o
     frame = author.get(f"{hub.url}/desk/{made}/preview/1/1366x768.png", timeout=120)
     assert frame.status_code == 200 and Image.open(io.BytesIO(frame.content)).size == (1366, 768)
     assert author.get(f"{hub.url}/desk/{made}/preview/1/1367x768.png", timeout=10).status_code == 404  # not any size a URL asks
+
+
+def test_commune_officer_reads_their_communes_figures_by_title_and_never_anothers(hub: DeskHub) -> None:
+    author, approver, other = hub.officer("bientap"), hub.officer("duyet2"), hub.officer("khac")
+    made = bulletin_id(write(hub, author, "Lịch tiêm chủng tháng 12", action="submit"))
+    assert act(hub, approver, made, "approve", 1).status_code == 303
+    at = START + minutes(1)
+    sent = [
+        ("bang-tan-quan", [play(made, at, revision=1)]),
+        ("bang-tan-hung", [play("inbox-hop-dan-thon-3-1a2b3c4d", at)]),
+    ]
+    for board, plays in sent:
+        answer = requests.post(hub.url + "/report", data=report_envelope(hub.board_keys[board], board, 1, sent_at=at, plays=plays))
+        assert answer.status_code == 200, answer.text
+    period = "?from=2026-11-23&to=2026-11-23"
+    mine = author.get(hub.url + "/bulletins" + period, timeout=10).text
+    assert "Lịch tiêm chủng tháng 12" in mine and made not in mine.replace(f"/bulletins/{made}", "")  # the title, not the id
+    assert "Thủ tục hành chính, dịch vụ công" in mine  # its lĩnh vực, in the figures by category
+    assert "inbox-hop-dan-thon-3" not in mine  # Tân Hưng's plays are not Tân Quan's figures
+    theirs = other.get(hub.url + "/bulletins" + period, timeout=10).text
+    assert "inbox-hop-dan-thon-3" in theirs and "Lịch tiêm chủng" not in theirs
+    csv_text = author.get(hub.url + "/export.csv" + period, timeout=10).content.decode("utf-8-sig")
+    assert "bang-tan-quan" in csv_text and "bang-tan-hung" not in csv_text
+    board_page = author.get(hub.url + "/boards/bang-tan-quan", timeout=10).text
+    assert "Lịch tiêm chủng tháng 12" in board_page
 
 
 # --- the multipart reader, pure -------------------------------------------------------------------------------

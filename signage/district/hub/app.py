@@ -37,6 +37,7 @@ from signage.district.hub.pages import Pages
 from signage.district.hub.preview import Previewer
 from signage.district.hub.publishing import Publisher, Tender
 from signage.district.hub.refusals import RefusalLog
+from signage.district.hub.rules import CATEGORIES
 from signage.district.hub.sessions import SESSION_COOKIE
 from signage.district.hub.store import HubStore
 from signage.district.hub.throttle import SignInGate
@@ -246,9 +247,10 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             config.timezone,
             config.heartbeat_seconds,
         )
-        per_day = store.plays_per_day(days30[0], today)
+        scope = ctx.scope(request)
+        per_day = store.plays_per_day(days30[0], today, scope)
         plays_chart = charts.bar_chart([(day, per_day.get(day.isoformat(), 0)) for day in days30], label="Lượt phát theo ngày")
-        heard = store.heard_seconds_per_day(days14[0], today, config.heartbeat_seconds)
+        heard = store.heard_seconds_per_day(days14[0], today, config.heartbeat_seconds, scope)
         uptime = dashboard.mean_uptime_from_totals(heard, len(visible), days14, moment, config.timezone)
         uptime_chart = charts.bar_chart(
             [(day, value * 100) for day, value in uptime], label="Thời gian hoạt động", unit="%", maximum=100, colour="#2e8b57"
@@ -267,6 +269,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             plays_chart=plays_chart,
             uptime_chart=uptime_chart,
             plays_today=per_day.get(today.isoformat(), 0),
+            titles=ctx.titles(state.now_playing for state in states.values() if state.now_playing),
             refusals=refusals.from_boards(),
             junk=refusals.anonymous(),
             strip=charts.uptime_strip,
@@ -289,6 +292,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             [entry], {board_id: state} if state else {}, day_rows, days30, moment, config.timezone, config.heartbeat_seconds
         )[0]
         plays_by_day = {row.day: int(row.plays) for row in day_rows}
+        plays = store.recent_plays(board_id)
         return pages.render(
             request,
             "board.html",
@@ -303,7 +307,8 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             ),
             plays_chart=charts.bar_chart([(day, plays_by_day.get(day.isoformat(), 0)) for day in days30], label="Lượt phát theo ngày"),
             screenshots=store.screenshot_list(board_id),
-            plays=store.recent_plays(board_id),
+            plays=plays,
+            titles=ctx.titles([*(row.bulletin for row in plays), *([state.now_playing] if state and state.now_playing else [])]),
             commands=store.commands(board_id),
             **admin_pages.board_commands(ctx, request, board_id),
             default_from=(today - timedelta(days=29)).isoformat(),
@@ -323,7 +328,19 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         if isinstance(period, Response):
             return period
         first, last = period
-        return pages.render(request, "bulletins.html", rows=store.bulletin_totals(first, last), first=first, last=last)
+        rows = store.bulletin_totals(first, last, ctx.scope(request))
+        ids = [row.bulletin for row in rows]
+        categories = ctx.desk.categories(ids)
+        by_category: dict[str, list[float]] = {}
+        for row in rows:  # the effectiveness figures by lĩnh vực: plays, hours shown, bulletins
+            totals = by_category.setdefault(categories.get(row.bulletin, ""), [0, 0.0, 0])
+            totals[0] += int(row.count)
+            totals[1] += float(row.shown_s)
+            totals[2] += 1
+        return pages.render(
+            request, "bulletins.html", rows=rows, first=first, last=last, titles=ctx.titles(ids), categories=categories,
+            category_names=CATEGORIES, by_category=sorted(by_category.items(), key=lambda item: -item[1][0]),
+        )  # fmt: skip
 
     @guard(page=True)
     def bulletin_page(request: Request) -> Response:
@@ -338,10 +355,11 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
         rows = [
             (row.board, names.get(row.board, row.board), int(row.count), int(row.completed), float(row.shown_s), row.first_day,
              row.last_day)
-            for row in store.bulletin_boards(first, last, bulletin)
+            for row in store.bulletin_boards(first, last, bulletin, ctx.scope(request))
         ]  # fmt: skip
         rows.sort(key=lambda row: (-row[2], row[1]))
-        return pages.render(request, "bulletin.html", bulletin=bulletin, rows=rows, first=first, last=last)
+        bulletin_title = ctx.titles([bulletin]).get(bulletin, bulletin)
+        return pages.render(request, "bulletin.html", bulletin=bulletin, bulletin_title=bulletin_title, rows=rows, first=first, last=last)
 
     @guard(page=False)
     def screenshot(request: Request) -> Response:
@@ -366,7 +384,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, store: HubStore
             return pages.problem(request, 400, f"Không có bảng tin “{board[:64]}”.")
         filename = f"phat-song-{board + '-' if board else ''}{first.isoformat()}-{last.isoformat()}.csv"
         return StreamingResponse(
-            _csv_chunks(store, first, last, board),
+            _csv_chunks(store, first, last, board, ctx.scope(request)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
@@ -463,14 +481,16 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _csv_chunks(store: HubStore, first: date, last: date, board: str | None, rows_per_chunk: int = 1000) -> Iterator[bytes]:
+def _csv_chunks(
+    store: HubStore, first: date, last: date, board: str | None, boards: set[str] | None = None, rows_per_chunk: int = 1000
+) -> Iterator[bytes]:
     """UTF-8 with a BOM (so Excel reads Vietnamese right), a header line, then rows in chunks."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(CSV_HEADER)
     pending = 0
-    for row in store.export_rows(first, last, board):
+    for row in store.export_rows(first, last, board, boards):
         writer.writerow(
             (
                 _text_cell(row.board), _text_cell(row.bulletin), row.revision, _text_cell(row.started_at),

@@ -4,7 +4,7 @@ the guards (signed in, a role somewhere) and the form reader that checks the CSR
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
@@ -84,6 +84,15 @@ class HubContext:
 
     def reach_boards(self, request: Request) -> set[str]:
         return {row.id for row in self.visible_boards(request)}
+
+    def scope(self, request: Request) -> set[str] | None:
+        """The boards whose figures the officer reads: None (every board) for the root unit's people, else those
+        within their units (a commune's officers see their commune's plays, uptime and CSV, not the province's)."""
+        return None if self.desk.root in self.reach(request) else self.reach_boards(request)
+
+    def titles(self, ids: Iterable[str]) -> dict[str, str]:
+        """The source system's titles of these bulletin ids (a drop folder's bulletins keep their ids)."""
+        return self.desk.titles(ids)
 
     def guard(self, *, page: bool = True, verb: Verb | None = None) -> Callable[[Endpoint], Endpoint]:
         """Only a signed-in officer passes (a page redirects to the login, anything else answers 401); with `verb`,

@@ -752,6 +752,33 @@ class Desk:
             raise NotFound("Không tìm thấy bản này của bản tin.")
         return row
 
+    def titles(self, ids: Iterable[str]) -> dict[str, str]:
+        """Each known bulletin's newest title, by id (ids not of the source system are left out)."""
+        wanted = sorted({bulletin_id for bulletin_id in ids if isinstance(bulletin_id, str) and bulletin_id})
+        found: dict[str, str] = {}
+        b = t.source_bulletins
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(sa.select(b.c.id, b.c.title).where(b.c.id.in_(wanted[start : start + 500])))
+                found.update({row.id: row.title for row in rows})
+        return found
+
+    def categories(self, ids: Iterable[str]) -> dict[str, str]:
+        """Each known bulletin's category (lĩnh vực) as its live or newest revision says, by id."""
+        wanted = sorted({bulletin_id for bulletin_id in ids if isinstance(bulletin_id, str) and bulletin_id})
+        found: dict[str, str] = {}
+        b, r = t.source_bulletins, t.revisions
+        revision = sa.func.coalesce(b.c.live, b.c.latest)
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(b.c.id, r.c.category)
+                    .join(r, sa.and_(r.c.bulletin == b.c.id, r.c.revision == revision))
+                    .where(b.c.id.in_(wanted[start : start + 500]))
+                )
+                found.update({row.id: row.category for row in rows})
+        return found
+
     def history(self, bulletin_id: str) -> list[Any]:
         with self.engine.connect() as conn:
             return list(

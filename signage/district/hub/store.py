@@ -892,7 +892,9 @@ class HubStore:
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
-    def heard_seconds_per_day(self, first: date, last: date, default_heartbeat_s: float) -> dict[str, float]:
+    def heard_seconds_per_day(
+        self, first: date, last: date, default_heartbeat_s: float, boards: Sequence[str] | None = None
+    ) -> dict[str, float]:
         """Per day, the seconds each board was heard from (heartbeats × its interval, at most a day), summed over boards."""
         bd, bs = t.board_days, t.board_state
         heard = bd.c.heartbeats * sa.func.coalesce(bs.c.heartbeat_s, default_heartbeat_s)
@@ -903,19 +905,23 @@ class HubStore:
             .where(bd.c.day.between(first.isoformat(), last.isoformat()))
             .group_by(bd.c.day)
         )
+        if boards is not None:  # an officer's units: only their boards count
+            query = query.where(bd.c.board.in_(sorted(boards)))
         with self.engine.connect() as conn:
             return {day: float(total or 0.0) for day, total in conn.execute(query)}
 
-    def plays_per_day(self, first: date, last: date) -> dict[str, int]:
+    def plays_per_day(self, first: date, last: date, boards: Sequence[str] | None = None) -> dict[str, int]:
         query = (
             sa.select(t.board_days.c.day, self._sum(t.board_days.c.plays, integer=True))
             .where(t.board_days.c.day.between(first.isoformat(), last.isoformat()))
             .group_by(t.board_days.c.day)
         )
+        if boards is not None:
+            query = query.where(t.board_days.c.board.in_(sorted(boards)))
         with self.engine.connect() as conn:
             return {day: int(total or 0) for day, total in conn.execute(query)}
 
-    def bulletin_totals(self, first: date, last: date) -> list[sa.Row[Any]]:
+    def bulletin_totals(self, first: date, last: date, boards: Sequence[str] | None = None) -> list[sa.Row[Any]]:
         """Per bulletin in [first, last]: plays, completed, seconds shown, boards it played on (daily aggregates)."""
         pd = t.play_days
         query = (
@@ -930,10 +936,14 @@ class HubStore:
             .group_by(pd.c.bulletin)
             .order_by(self._sum(pd.c.count).desc(), pd.c.bulletin)
         )
+        if boards is not None:
+            query = query.where(pd.c.board.in_(sorted(boards)))
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
-    def bulletin_boards(self, first: date, last: date, bulletin: str | None = None) -> list[sa.Row[Any]]:
+    def bulletin_boards(
+        self, first: date, last: date, bulletin: str | None = None, boards: Sequence[str] | None = None
+    ) -> list[sa.Row[Any]]:
         """Per bulletin and board in [first, last]: plays, completed, seconds shown (from the daily aggregates)."""
         pd = t.play_days
         query = (
@@ -952,6 +962,8 @@ class HubStore:
         )
         if bulletin is not None:
             query = query.where(pd.c.bulletin == bulletin)
+        if boards is not None:
+            query = query.where(pd.c.board.in_(sorted(boards)))
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 
@@ -983,7 +995,7 @@ class HubStore:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
-    def export_rows(self, first: date, last: date, board: str | None = None) -> Iterator[ExportRow]:
+    def export_rows(self, first: date, last: date, board: str | None = None, boards: Sequence[str] | None = None) -> Iterator[ExportRow]:
         """Proof of play in [first, last] (local days): every play by start time, then the merged daily totals."""
         start = datetime.combine(first, time(0), self.timezone).timestamp()
         end = datetime.combine(last + timedelta(days=1), time(0), self.timezone).timestamp()
@@ -997,6 +1009,9 @@ class HubStore:
         if board is not None:
             plays_query = plays_query.where(p.c.board == board)
             totals_query = totals_query.where(pt.c.board == board)
+        if boards is not None:  # an officer's units: only their boards' plays
+            plays_query = plays_query.where(p.c.board.in_(sorted(boards)))
+            totals_query = totals_query.where(pt.c.board.in_(sorted(boards)))
         plays_query = plays_query.order_by(p.c.started_at, p.c.board, p.c.seq, p.c.idx)
         totals_query = totals_query.order_by(pt.c.day, pt.c.board, pt.c.bulletin, pt.c.revision, pt.c.seq, pt.c.idx)
         tz = self.timezone
