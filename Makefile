@@ -83,6 +83,7 @@ bench: $(STAMP) system-test-deps test-postgres
 	$(BIN)/python bench/media.py
 	$(BIN)/python bench/wear.py
 	$(BIN)/python bench/hub.py
+	$(BIN)/python bench/source.py
 
 # Memory, descriptors and threads over a day's worth of turns (50 minutes; not part of `make bench`).
 soak: $(STAMP)
