@@ -201,6 +201,31 @@ def test_a_group_of_some_boards_reaches_only_those_boards(province: Province) ->
     assert province.feed("xa-tan-quan")[bid].boards == ("tq-cho",)
 
 
+def test_a_board_accepted_or_moved_into_a_commune_plays_what_targets_that_commune_and_no_longer_its_old_ones(
+    province: Province,
+) -> None:
+    desk = province.desk
+    quan = desk.create(province.actor("an"), "xa-tan-quan", notice("Bão số 9", priority=Priority.EMERGENCY))
+    desk.submit(province.actor("an"), quan, 1)
+    desk.approve(province.actor("lan"), quan, 1)
+    hung = desk.create(province.actor("hung"), "xa-tan-hung", notice("Họp dân Tân Hưng", targets=Targets(units=("xa-tan-hung",))))
+    desk.submit(province.actor("hung"), hung, 1)
+    desk.approve(province.actor("tu"), hung, 1)
+    # A board joins after the emergency went out to its commune: accepted, it must carry it (targets name the commune).
+    with desk.engine.begin() as conn:
+        from signage.district.hub import schema as t
+
+        moment = NOW.timestamp()
+        conn.execute(t.board_requests.insert().values(keyid="d" * 16, board_id="tq-truong", name="Trường Tân Quan",
+                     public_key="ed25519:w", address="192.0.2.9", requested_at=moment, last_seen=moment, times=1))  # fmt: skip
+    desk.accept_board(province.actor("admin"), "d" * 16, "xa-tan-quan", "Trường Tân Quan")
+    # And a board moved from Tân Hưng to Tân Quan takes Tân Quan's bulletins, never Tân Hưng's any more.
+    desk.move_board(province.actor("admin"), "th-ubnd", "xa-tan-quan")
+    province.publisher.publish({"xa-tan-quan", "xa-tan-hung"})
+    assert set(province.feed("xa-tan-quan")) == {quan} and province.feed("xa-tan-quan")[quan].boards == ("*",)
+    assert province.feed("xa-tan-hung") == {}  # no board of Tân Hưng is left
+
+
 def test_two_approvers_approving_at_once_publish_it_once(province: Province) -> None:
     desk = province.desk
     bid = desk.create(province.actor("an"), "xa-tan-quan", notice())

@@ -410,6 +410,7 @@ class Desk:
                 },
             )
             conn.execute(sa.delete(t.board_requests).where(t.board_requests.c.keyid == keyid))
+            self._place_board(conn, str(request.board_id), unit)
             _bump_generation(conn)
             self._record(
                 conn, actor, "board.accept", unit, f"bảng tin “{name}”", f"mã {request.board_id}, khóa {keyid}, từ {request.address}"
@@ -437,8 +438,27 @@ class Desk:
             for group in conn.execute(sa.select(t.groups.c.id, t.groups.c.unit)):
                 if unit not in tree.within(group.unit):
                     conn.execute(sa.delete(t.group_boards).where(t.group_boards.c.group_id == group.id, t.group_boards.c.board == board_id))
+            self._place_board(conn, board_id, unit)
             self._record(conn, actor, "board.move", unit, f"bảng tin “{old.name}”", f"từ đơn vị {old.unit} sang {unit}")
         return str(old.unit)
+
+    def _place_board(self, conn: sa.Connection, board_id: str, unit: str) -> None:
+        """The live bulletins `board_id` receives now that it sits in `unit`, in live_boards. A bulletin's units and
+        groups are resolved when it is approved, so a board accepted or moved later is placed again here: it gains
+        what targets its new unit (an emergency already out to the commune) and loses what reached it only through
+        its old one. The same test as `resolve`, for one board: its unit within a target unit, one of its groups, itself."""
+        lineage = set(self.tree().chain(unit))
+        groups = set(conn.execute(sa.select(t.group_boards.c.group_id).where(t.group_boards.c.board == board_id)).scalars())
+        r, b = t.revisions, t.source_bulletins
+        live = conn.execute(sa.select(r.c.bulletin, r.c.targets).join(b, sa.and_(b.c.id == r.c.bulletin, b.c.live == r.c.revision)))
+        wanted = []
+        for bulletin_id, text in live:
+            targets = Targets.from_json(text)
+            if board_id in targets.boards or groups & set(targets.groups) or lineage & set(targets.units):
+                wanted.append(bulletin_id)
+        conn.execute(sa.delete(t.live_boards).where(t.live_boards.c.board == board_id))
+        if wanted:
+            conn.execute(sa.insert(t.live_boards), [{"bulletin": bulletin_id, "board": board_id} for bulletin_id in sorted(wanted)])
 
     def groups(self, units: set[str] | None = None) -> list[tuple[Any, list[str]]]:
         with self.engine.connect() as conn:
