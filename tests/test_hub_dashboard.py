@@ -65,3 +65,16 @@ def test_chart_axis_labels_stay_short() -> None:
     from signage.district.hub.charts import _short
 
     assert [_short(v) for v in (950, 1440, 28800, 2_880_000, 3_000_000)] == ["950", "1.4k", "29k", "2.9M", "3M"]
+
+
+def test_count_chart_with_no_plays_or_an_odd_top_labels_its_middle_line_with_a_whole_number() -> None:
+    import re
+
+    from signage.district.hub.charts import bar_chart
+
+    def labels(values: list[int]) -> list[str]:
+        chart = bar_chart([(date(2026, 11, 1 + n), v) for n, v in enumerate(values)], label="Lượt phát theo ngày")
+        return re.findall(r'text-anchor="end">([^<]*)</text>', chart)
+
+    assert labels([0, 0, 0]) == ["0", "1", "2"]  # was 0, 0, 1: the middle line's 0.5 shown as 0
+    assert labels([3, 7, 1]) == ["0", "4", "8"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from html import escape
@@ -36,6 +37,8 @@ def bar_chart(
     inner_w, inner_h = width - left - right, height - top - bottom
     top_value = maximum if maximum is not None else max([value for _, value in points] + [1])
     top_value = top_value or 1
+    if maximum is None:  # counts: an even top keeps the middle line whole (a top of 1 read "1, 0, 0" down the axis)
+        top_value = 2 * math.ceil(top_value / 2)
     step = inner_w / max(len(points), 1)
     bar_w = max(step * 0.75, 1)
     every = max(1, round(len(points) / 8))
