@@ -24,12 +24,13 @@ system-test-deps:
 	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx vie || ! command -v Xvfb >/dev/null \
 		|| ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v rsync >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null \
-		|| [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+		|| [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
+		|| ! ls /usr/lib/chromium/locales/vi.pak >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync postgresql chromium fonts-dejavu-core >/dev/null; \
+				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync postgresql chromium chromium-l10n fonts-dejavu-core >/dev/null; \
 		else echo "make: install tesseract-ocr, tesseract-ocr-vie, xvfb, shellcheck, systemd, rsync, postgresql, chromium" \
-			"and fonts-dejavu-core (Debian packages) for the tests"; fi; \
+			"chromium-l10n and fonts-dejavu-core (Debian packages) for the tests"; fi; \
 	fi
 
 # The PostgreSQL the hub tests use (tests/conftest.py, postgres_url): a running cluster on port 5432 with the role
