@@ -27,6 +27,7 @@ from signage.district.hub import schema as t
 from signage.district.hub.rules import (
     CATEGORIES,
     NO_FACTS,
+    PRIORITY_LABELS,
     Facts,
     Grant,
     Role,
@@ -46,6 +47,7 @@ ROOT_UNIT = t.ROOT_UNIT
 MAX_TARGETS = 1000
 PAGE = 50
 BUILT_KEPT = 20_000  # approved revisions kept built (a province's live bulletins, each in a feed or two)
+KIND_WORDS = {"text": "văn bản", "image": "hình ảnh", "video": "video", "pdf": "PDF", "audio": "âm thanh"}
 COMMAND_LABELS = {
     "screenshot": "Chụp màn hình",
     "sync": "Đồng bộ",
@@ -379,6 +381,11 @@ class Desk:
             raise NotFound("Không tìm thấy bảng tin này.")
         return found
 
+    def _board_names(self, boards: Iterable[str]) -> str:
+        """Boards as the record names them: by name, at most 500 characters."""
+        names = {row.id: row.name for row in self.boards()}
+        return ", ".join(sorted(names.get(board, board) for board in set(boards)))[:500]
+
     def board_units(self) -> dict[str, str]:
         return {row.id: row.unit for row in self.boards()}
 
@@ -439,7 +446,15 @@ class Desk:
                 if unit not in tree.within(group.unit):
                     conn.execute(sa.delete(t.group_boards).where(t.group_boards.c.group_id == group.id, t.group_boards.c.board == board_id))
             self._place_board(conn, board_id, unit)
-            self._record(conn, actor, "board.move", unit, f"bảng tin “{old.name}”", f"từ đơn vị {old.unit} sang {unit}")
+            names = self.unit_names()
+            self._record(
+                conn,
+                actor,
+                "board.move",
+                unit,
+                f"bảng tin “{old.name}”",
+                f"từ {names.get(old.unit, old.unit)} sang {names.get(unit, unit)}",
+            )
         return str(old.unit)
 
     def _place_board(self, conn: sa.Connection, board_id: str, unit: str) -> None:
@@ -494,7 +509,7 @@ class Desk:
                 "group.boards",
                 group.unit,
                 f"nhóm “{group.name}”",
-                f"{len(set(boards))} bảng tin: {', '.join(sorted(set(boards)))[:500]}",
+                f"{len(set(boards))} bảng tin: {self._board_names(boards)}",
             )
 
     def _group(self, group_id: int, units: set[str]) -> Any:
@@ -564,7 +579,12 @@ class Desk:
             )
             conn.execute(sa.insert(t.revisions), self._revision_row(bulletin_id, 1, draft, actor))
             self._record(
-                conn, actor, "bulletin.write", unit, f"bản tin “{draft.title}”", f"bản {1}, {draft.kind.value}, mức {draft.priority.value}"
+                conn,
+                actor,
+                "bulletin.write",
+                unit,
+                f"bản tin “{draft.title}”",
+                f"bản 1, {KIND_WORDS[draft.kind.value]}, mức {PRIORITY_LABELS[draft.priority.value].lower()}",
             )
         return bulletin_id
 
@@ -969,7 +989,7 @@ class Desk:
                 "command",
                 owner,
                 COMMAND_LABELS[action],
-                f"{command_id} cho {len(set(boards))} bảng tin: {', '.join(sorted(set(boards)))[:500]}",
+                f"cho {len(set(boards))} bảng tin: {self._board_names(boards)} (lệnh {command_id})",
             )
         return command_id, touched
 
