@@ -442,7 +442,7 @@ def test_preview_is_the_boards_frame_at_the_listed_sizes_and_the_page_tells_when
     made = bulletin_id(write(hub, author, "Ngày hội đại đoàn kết", action="submit"))
     page = author.get(f"{hub.url}/desk/{made}", timeout=10).text
     assert f"/desk/{made}/preview/1/1920x1080.png" in page and f"/desk/{made}/preview/1/384x192.png" in page
-    assert "UBND xã Bang Tan Quan" in page and "Hôm nay 09:06–24:00" in page
+    assert "UBND xã Bang Tan Quan" in page and "Phát suốt 24 giờ tới" in page
     frame = author.get(f"{hub.url}/desk/{made}/preview/1/384x192.png", timeout=120)
     assert frame.status_code == 200 and frame.headers["content-type"] == "image/png"
     assert frame.headers["cache-control"].startswith("private")

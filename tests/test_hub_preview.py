@@ -355,7 +355,16 @@ def test_in_a_rotation_the_turns_merge_into_the_slot() -> None:
 def test_a_slot_every_day_plays_today_and_tomorrow() -> None:
     spans = plays_when(text_bulletin(slots=MORNING), [], "tan-quan", at(8), hours=24)
     assert spans == [(at(8), at(9)), (at(7, day=24), at(8, day=24))]
-    assert describe_plays(text_bulletin(slots=MORNING), [], "tan-quan", at(8), spans) == "Hôm nay 08:00–09:00; Ngày mai 07:00–08:00"
+    assert (
+        describe_plays(text_bulletin(slots=MORNING), [], "tan-quan", at(8), spans)
+        == "Hôm nay 08:00–09:00; Ngày mai 07:00–08:00 (và sau đó)"
+    )
+
+
+def test_a_bulletin_playing_the_whole_window_is_not_told_as_stopping_at_its_end() -> None:
+    spans = plays_when(text_bulletin(), [], "tan-quan", at(12), hours=24)
+    assert spans == [(at(12), at(12, day=24))]
+    assert describe_plays(text_bulletin(), [], "tan-quan", at(12), spans) == "Phát suốt 24 giờ tới (theo lượt cùng các bản tin khác)"
 
 
 def test_an_expired_bulletin_plays_never() -> None:

@@ -446,6 +446,9 @@ def describe_plays(
     local_now = now.astimezone(rules.timezone)
     if not spans:
         return f"Không phát trong {hours} giờ tới: {_when_not(bulletin, others, board_id, local_now, hours, rules)}"
+    window_end = local_now + timedelta(hours=hours)
+    if len(spans) == 1 and spans[0][0] <= local_now + timedelta(minutes=1) and spans[0][1] >= window_end - timedelta(minutes=1):
+        return f"Phát suốt {hours} giờ tới (theo lượt cùng các bản tin khác)"
     days: dict[str, list[str]] = {}
     for span_start, span_end in spans:
         piece_start = span_start.astimezone(rules.timezone)
@@ -456,4 +459,6 @@ def describe_plays(
             until = "24:00" if piece_end == midnight else f"{piece_end:%H:%M}"
             days.setdefault(_day_label(piece_start, local_now), []).append(f"{piece_start:%H:%M}–{until}")
             piece_start = piece_end
-    return "; ".join(f"{day} {', '.join(pieces)}" for day, pieces in days.items())
+    told = "; ".join(f"{day} {', '.join(pieces)}" for day, pieces in days.items())
+    # The last span reaching the window's end is cut by the window, not by the bulletin: say it goes on.
+    return told + (" (và sau đó)" if spans[-1][1] >= window_end - timedelta(minutes=1) else "")
