@@ -465,6 +465,7 @@ def test_a_province_sets_up_in_the_browser_and_its_bulletins_reach_only_their_co
         main = editor.inner_text("main")
         assert "Ngày hội Đại đoàn kết toàn dân tộc" in main and "Chờ duyệt" in main and "Trần Thị Bích" in main
         assert "UBND xã Tân Quan" in main and "UBND xã Tân Hưng" not in main  # when it plays: the commune's board alone
+        assert re.search(r"ngay-hoi\.png \(\d+ KB\)", main), main  # its size as a person reads it (it said "0.0 MB")
         # The previews: first at the targeted board's own screen (its reports tell 640x360), then the standard sizes.
         sources = [image.get_attribute("src") or "" for image in editor.locator("img.preview").all()]
         assert sources and sources[0].endswith("/640x360.png") and any(src.endswith("/1920x1080.png") for src in sources), sources
@@ -561,6 +562,9 @@ def test_a_province_sets_up_in_the_browser_and_its_bulletins_reach_only_their_co
             return approver.locator("img.thumb").count() > shots_before and "Xong" in approver.inner_text("main")
 
         wait_until(screenshot_arrived, "a new screenshot on the board's page and the command done")
+        page_text = approver.inner_text("main")
+        assert "Lê Văn Một" in page_text  # who sent the command, by name (it said "duyet-quan")
+        assert "Dừng: bản tin bị thu hồi" in page_text and "withdrawn" not in page_text  # the poster's play, cut
         officers.save(approver, "bang-tan-quan-anh-man-hinh")
         full = approver.locator("img.thumb").first.locator("xpath=..").get_attribute("href")
         taken = approver.request.get(url + (full or ""))
@@ -592,7 +596,8 @@ def test_a_province_sets_up_in_the_browser_and_its_bulletins_reach_only_their_co
         assert held["feed"] is not None and held["feed"]["sequence"] is not None, held  # it took its commune's feed
         assert [b["id"] for b in held["bulletins"]] == [], held["bulletins"]
         frames = hung.frames()
-        assert len(frames) >= 30, len(frames)
+        # Its frames cover the whole story: from before the poster's approval to after the emergency reached Tân Quan.
+        assert frames[0].stat().st_mtime < approved_at and frames[-1].stat().st_mtime > urgent.stat().st_mtime, len(frames)
         for path in frames:
             with Image.open(path) as image:
                 assert share(image, near(JADE)) < 0.01 and share(image, emergency_red) < 0.05, path

@@ -543,6 +543,7 @@ def board_commands(ctx: HubContext, request: Request, board_id: str) -> dict[str
         "may_command": may_command,
         "command_actions": COMMAND_LABELS,
         "issued": issued,
+        "issuers": {person.name: person.full_name or person.name for person, _ in ctx.desk.officers()} if issued else {},
         "command_notice": DONE.get(request.query_params.get("xong", "")),
     }
 

@@ -20,6 +20,25 @@ Clock = Callable[[], datetime]
 PROBLEM_HEADINGS = {400: "Yêu cầu chưa đúng", 403: "Bị từ chối", 404: "Không tìm thấy", 413: "Quá lớn"}
 
 
+# Why a play ended before its turn did (report/plays.py REASONS, the board's words), as the officer reads it.
+STOP_REASONS = {
+    "emergency": "nhường bản tin khẩn cấp",
+    "withdrawn": "bản tin bị thu hồi",
+    "expired": "hết hạn",
+    "revised": "có bản mới",
+    "screen_off": "tắt màn hình",
+    "error": "lỗi khi phát",
+    "stopped": "bảng tin dừng",
+}
+
+
+def file_size(size: int) -> str:
+    """An upload's size for the officer: a poster of 30 KB is not "0.0 MB"."""
+    if size < 1024 * 1024:
+        return f"{max(1, -(-size // 1024))} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 class Pages:
     """The Jinja2 templates, with the hub's title, the officer's name and date filters in the hub's time zone."""
 
@@ -30,6 +49,8 @@ class Pages:
         self.env.filters["ago"] = self.ago
         self.env.filters["stamp"] = self.stamp
         self.env.filters["gb"] = lambda value: "—" if value is None else f"{value / 1e9:.1f} GB"
+        self.env.filters["file_size"] = file_size
+        self.env.filters["stop_reason"] = lambda code: STOP_REASONS.get(code or "", code or "—")
         self.env.filters["day"] = lambda value: (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d/%m/%Y")
 
     def when(self, value: float | datetime | None) -> str:
