@@ -564,6 +564,7 @@ def test_a_province_sets_up_in_the_browser_and_its_bulletins_reach_only_their_co
         wait_until(screenshot_arrived, "a new screenshot on the board's page and the command done")
         page_text = approver.inner_text("main")
         assert "Lê Văn Một" in page_text  # who sent the command, by name (it said "duyet-quan")
+        assert re.search(r"Bộ nhớ đệm\s+\d+ MB", page_text), page_text  # a few notices' cache (it said "0.0 GB")
         assert "Dừng: bản tin bị thu hồi" in page_text and "withdrawn" not in page_text  # the poster's play, cut
         officers.save(approver, "bang-tan-quan-anh-man-hinh")
         full = approver.locator("img.thumb").first.locator("xpath=..").get_attribute("href")

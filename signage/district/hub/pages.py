@@ -32,6 +32,13 @@ STOP_REASONS = {
 }
 
 
+def disk_size(size: float | None) -> str:
+    """A board's free disk or cache; under a gigabyte in megabytes (a cache of a few notices read "0.0 GB")."""
+    if size is None:
+        return "—"
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 def file_size(size: int) -> str:
     """An upload's size for the officer: a poster of 30 KB is not "0.0 MB"."""
     if size < 1024 * 1024:
@@ -48,7 +55,7 @@ class Pages:
         self.env.filters["when"] = self.when
         self.env.filters["ago"] = self.ago
         self.env.filters["stamp"] = self.stamp
-        self.env.filters["gb"] = lambda value: "—" if value is None else f"{value / 1e9:.1f} GB"
+        self.env.filters["gb"] = disk_size
         self.env.filters["file_size"] = file_size
         self.env.filters["stop_reason"] = lambda code: STOP_REASONS.get(code or "", code or "—")
         self.env.filters["day"] = lambda value: (date.fromisoformat(value) if isinstance(value, str) else value).strftime("%d/%m/%Y")
