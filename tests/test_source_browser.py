@@ -516,6 +516,8 @@ def test_a_province_sets_up_in_the_browser_and_its_bulletins_reach_only_their_co
         press(approver, "withdraw", reason="Lịch ngày hội đã thay đổi")
         assert "Đã thu hồi" in approver.inner_text("main .badges")
         assert "Lịch ngày hội đã thay đổi" in approver.inner_text("main")
+        # When it plays: never now (the page said "Phát suốt 24 giờ tới" of a withdrawn bulletin).
+        assert "Không phát: bản tin đã bị thu hồi." in approver.inner_text("main"), approver.inner_text("main")
         officers.save(approver, "duyet-da-thu-hoi")
         assert poster not in hub.bulletin_ids("tan-quan")
         cleared = frame_where(boards["tan-quan"], withdrawn_at, lambda image: share(image, near(JADE)) < 0.01, "the poster gone")

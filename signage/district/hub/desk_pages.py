@@ -49,6 +49,13 @@ PREVIEW_NAME = re.compile(r"([0-9]{2,4})x([0-9]{2,4})\.png")
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00")
 
 
+ENDED_PLAYS = {
+    State.WITHDRAWN: "Không phát: bản tin đã bị thu hồi.",
+    State.REJECTED: "Không phát: bản tin bị từ chối.",
+    State.EXPIRED: "Không phát: bản tin đã hết hạn.",
+}
+
+
 class FormProblem(Exception):
     """What is wrong with the officer's form, in one Vietnamese line; the form is shown again with it."""
 
@@ -384,7 +391,12 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         board_rows = {row.id: row for row in ctx.desk.boards()}
         targeted = sorted(ctx.desk.resolve(Targets.from_json(latest.targets)), key=lambda b: board_rows[b].name)
         when: list[tuple[Any, str]] = []
+        # A revision that ended plays nowhere, whatever the engine would make of it were it live.
+        ended = ENDED_PLAYS.get(State(latest.state))
         for board in targeted[:PLAYS_WHEN_BOARDS]:
+            if ended is not None:
+                when.append((board_rows[board], ended))
+                continue
             others = ctx.desk.live_for_board(board)
             try:
                 spans = plays_when(bulletin, others, board, moment.astimezone(zone))
