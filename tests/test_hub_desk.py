@@ -226,6 +226,18 @@ def test_a_board_accepted_or_moved_into_a_commune_plays_what_targets_that_commun
     assert province.feed("xa-tan-hung") == {}  # no board of Tân Hưng is left
 
 
+def test_a_board_added_to_or_taken_from_a_group_gains_or_loses_what_targets_the_group(province: Province) -> None:
+    desk = province.desk
+    market = desk.add_group(province.actor("admin"), "xa-tan-quan", "Chợ", ["tq-cho"])
+    bid = desk.create(province.actor("an"), "xa-tan-quan", notice(targets=Targets(groups=(market,))))
+    desk.submit(province.actor("an"), bid, 1)
+    province.publisher.publish(desk.approve(province.actor("lan"), bid, 1))
+    touched = desk.set_group_boards(province.actor("admin"), market, ["tq-ubnd"])  # the market's board is now the hall's
+    assert touched == {"xa-tan-quan"}
+    province.publisher.publish(touched)
+    assert province.feed("xa-tan-quan")[bid].boards == ("tq-ubnd",)
+
+
 def test_two_approvers_approving_at_once_publish_it_once(province: Province) -> None:
     desk = province.desk
     bid = desk.create(province.actor("an"), "xa-tan-quan", notice())

@@ -429,8 +429,9 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
     async def set_members(request: Request) -> Response:
         form = await ctx.read_form(request)
         group, _ = group_in(managed(request), request.path_params["group"])
-        await run_in_threadpool(desk.set_group_boards, ctx.actor(request), int(group.id), form.get("board", []))
-        return done("/admin/groups", "members")
+        touched = await run_in_threadpool(desk.set_group_boards, ctx.actor(request), int(group.id), form.get("board", []))
+        published = await run_in_threadpool(publish, touched) if touched else True
+        return done("/admin/groups", "members" if published else "unpublished")
 
     # --- commands ---------------------------------------------------------------------------------------
 

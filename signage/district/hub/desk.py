@@ -458,10 +458,11 @@ class Desk:
         return str(old.unit)
 
     def _place_board(self, conn: sa.Connection, board_id: str, unit: str) -> None:
-        """The live bulletins `board_id` receives now that it sits in `unit`, in live_boards. A bulletin's units and
-        groups are resolved when it is approved, so a board accepted or moved later is placed again here: it gains
-        what targets its new unit (an emergency already out to the commune) and loses what reached it only through
-        its old one. The same test as `resolve`, for one board: its unit within a target unit, one of its groups, itself."""
+        """The live bulletins `board_id` receives now that it sits in `unit` with its groups, in live_boards. A
+        bulletin's units and groups are resolved when it is approved, so a board accepted, moved, or added to or taken
+        from a group later is placed again here: it gains what targets its new unit or group (an emergency already out
+        to the commune) and loses what reached it only through its old one. The same test as `resolve`, for one
+        board: its unit within a target unit, one of its groups, itself."""
         lineage = set(self.tree().chain(unit))
         groups = set(conn.execute(sa.select(t.group_boards.c.group_id).where(t.group_boards.c.board == board_id)).scalars())
         r, b = t.revisions, t.source_bulletins
@@ -496,13 +497,20 @@ class Desk:
             self._record(conn, actor, "group.add", unit, f"nhóm “{name}”", f"{len(set(boards))} bảng tin")
         return group_id
 
-    def set_group_boards(self, actor: Actor, group_id: int, boards: Sequence[str]) -> None:
+    def set_group_boards(self, actor: Actor, group_id: int, boards: Sequence[str]) -> set[str]:
+        """Returns the units of the boards that joined or left the group (their feeds change when a live bulletin
+        targets the group)."""
         group = self._group(group_id, self.reach(actor.officer, Verb.MANAGE))
         self._check_boards_within(boards, group.unit)
+        board_units = self.board_units()
         with self.engine.begin() as conn:
+            old = set(conn.execute(sa.select(t.group_boards.c.board).where(t.group_boards.c.group_id == group_id)).scalars())
             conn.execute(sa.delete(t.group_boards).where(t.group_boards.c.group_id == group_id))
             if boards:
                 conn.execute(sa.insert(t.group_boards), [{"group_id": group_id, "board": b} for b in sorted(set(boards))])
+            changed = {board for board in old ^ set(boards) if board in board_units}
+            for board in sorted(changed):
+                self._place_board(conn, board, board_units[board])
             self._record(
                 conn,
                 actor,
@@ -511,6 +519,7 @@ class Desk:
                 f"nhóm “{group.name}”",
                 f"{len(set(boards))} bảng tin: {self._board_names(boards)}",
             )
+        return {board_units[board] for board in changed}
 
     def _group(self, group_id: int, units: set[str]) -> Any:
         with self.engine.connect() as conn:
