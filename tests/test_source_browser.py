@@ -55,8 +55,6 @@ PEOPLE = {  # login: (full name, commune, role)
 PASSWORD = "mật-khẩu-đủ-dài-của-tỉnh"
 BOARDS = {"tan-quan": "UBND xã Tân Quan", "tan-hung": "UBND xã Tân Hưng"}
 STORM_BODY = "Ban chỉ huy phòng chống thiên tai xã yêu cầu bà con ấp 2, ấp 3 di dời đến trường tiểu học trước 17 giờ."
-FRAME = (640, 360)
-SLIDE = Layout.for_size(*FRAME).slide  # the slide area: header and ticker are red and yellow on every frame
 JADE = (0, 168, 107)  # the image bulletin's colour: nothing a board draws by itself comes near it
 WAIT_S = 60.0  # every wait below is bounded by this
 POLL_S = 0.5
@@ -77,7 +75,8 @@ def poster_png(path: Path) -> Path:
 
 
 def slide_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The slide area of a frame of `size` (a board's frame, its downscaled screenshot, or a 1920x1080 preview)."""
+    """The slide area of a frame of `size` (a board's frame, its downscaled screenshot, a preview): the header and the
+    ticker are red and yellow on every frame, so colours are looked for only here."""
     layout = Layout.for_size(*size)
     return layout.slide.left, layout.slide.top, layout.slide.right, layout.slide.bottom
 
