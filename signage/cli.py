@@ -392,18 +392,18 @@ def _join(args: argparse.Namespace) -> int:
 
     print(f"Bảng {board_id}: {printable(name)}", file=told)
     if made:
-        print(f"Đã tạo khoá của bảng: {key_path}", file=told)
-    print(f"Dấu vân tay khoá của bảng: {join.fingerprint(keyid)}", file=told)
+        print(f"Đã tạo khóa của bảng: {key_path}", file=told)
+    print(f"Dấu vân tay khóa của bảng: {join.fingerprint(keyid)}", file=told)
     if answer.accepted:
         print(f"Hệ thống {hub.base} đã chấp nhận bảng này.", file=told)
     else:
         print(f"Đã gửi yêu cầu tham gia tới {hub.base}.", file=told)
         print("Chờ quản trị viên chấp nhận trên trang của hệ thống (đối chiếu dấu vân tay ở trên).", file=told)
     if feed_public is not None:
-        print(f"Khoá nguồn tin của hệ thống: {public_key_text(feed_public)}", file=told)
-        print(f"Dấu vân tay khoá nguồn tin: {join.fingerprint(key_id(feed_public))} (đối chiếu với trang của hệ thống)", file=told)
+        print(f"Khóa nguồn tin của hệ thống: {public_key_text(feed_public)}", file=told)
+        print(f"Dấu vân tay khóa nguồn tin: {join.fingerprint(key_id(feed_public))} (đối chiếu với trang của hệ thống)", file=told)
     else:
-        print(f"Chưa lấy được khoá nguồn tin của hệ thống ({feed_problem}): chưa có mục [feed]; chạy lại lệnh này sau.", file=told)
+        print(f"Chưa lấy được khóa nguồn tin của hệ thống ({feed_problem}): chưa có mục [feed]; chạy lại lệnh này sau.", file=told)
 
     wanted = join.sections(hub, board_id, key_path, feed_public)
     if config is None:

@@ -587,3 +587,33 @@ def test_a_reset_password_ends_the_persons_sessions_and_each_change_to_people_is
         ("officer.password", "người dùng “spare-a”", "127.0.0.1", A),
         ("officer.remove", f"người dùng “{leaving}”", "127.0.0.1", A),
     ]
+
+
+def test_changing_roles_shows_what_a_person_holds_and_adding_at_a_unit_never_takes_roles_away(tmp_path: Path) -> None:
+    app, config, clock, _ = make_hub(tmp_path, "hub.db")
+    store = app.state.store
+    desk = Desk(store.engine, config.media_dir, config.unit_name)
+    with serve(app) as url:
+        hub = Hub(url, config, store, desk, clock, {})
+        quan = desk.add_unit(hub.actor(), "Xã Tân Quan", desk.root)
+        desk.add_officer(hub.actor(), "lan", "Lê Thị Lan", hash_password(PASSWORD), quan, [Role.EDITOR])
+        admin = hub.sign_in(ROOT_ADMIN)
+        page = admin.get(url + "/admin/people", timeout=10).text
+        row = page[page.index("Lê Thị Lan") :]
+        form = row[: row.index("Thêm vai trò")]
+        assert f'name="unit" value="{quan}"' in form and 'value="editor" checked' in form  # what she holds, ticked
+        # "Thêm vai trò" at her unit with only approver ticked: she keeps editor too (it was a blank form that replaced).
+        assert post(hub, admin, "/admin/people/lan/roles", [("mode", "add"), ("unit", quan), ("role", "approver")]).status_code == 303
+        held = {grant.role for grant in desk.officer("lan").grants}  # type: ignore[union-attr]
+        assert held == {Role.EDITOR, Role.APPROVER}
+        assert post(hub, admin, "/admin/people/lan/roles", [("mode", "add"), ("unit", quan)]).status_code == 400  # nothing to add
+
+
+def test_the_boards_page_shows_the_feed_keys_fingerprint_the_board_prints_when_it_joins(hub: Hub) -> None:
+    from signage.district.hub.admin_pages import fingerprint
+    from signage.envelope import key_id, load_private_key, public_raw
+
+    page = hub.sign_in(ROOT_ADMIN).get(hub.url + "/admin/boards", timeout=10).text
+    assert hub.config.source_key is not None
+    expected = fingerprint(key_id(public_raw(load_private_key(hub.config.source_key))))
+    assert expected in page and len(expected) == 19

@@ -149,7 +149,7 @@ def test_a_board_joins_waits_and_reports_once_accepted_without_a_restart(
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600  # made as `signage keygen` makes it
     key = load_private_key(key_path)
     keyid = key_id(public_raw(key))
-    assert f"Dấu vân tay khoá của bảng: {fingerprint(keyid)}" in said and len(fingerprint(keyid)) == 19
+    assert f"Dấu vân tay khóa của bảng: {fingerprint(keyid)}" in said and len(fingerprint(keyid)) == 19
     assert "Chờ quản trị viên chấp nhận trên trang của hệ thống" in said
     config = load_config(config_path)  # still a config the player reads, now with the hub's report URL and the key
     assert config.report is not None and config.report.url == hub.url + "/report" and config.report.key == key_path
@@ -214,7 +214,7 @@ def test_join_without_a_config_prints_the_lines_and_the_feed_key_when_the_hub_ha
     # The board pins the key the hub signs feeds with, and the technician reads its fingerprint.
     feed_key = public_raw(load_private_key(tmp_path / "feed.key"))
     assert lines["feed"] == {"url": hub.url + "/feeds/boards/cho-tan-quan/feed.json", "public_keys": [public_key_text(feed_key)]}
-    assert f"Dấu vân tay khoá nguồn tin: {fingerprint(key_id(feed_key))}" in captured.err
+    assert f"Dấu vân tay khóa nguồn tin: {fingerprint(key_id(feed_key))}" in captured.err
     assert stat.S_IMODE(key_path.parent.stat().st_mode) == 0o700
 
 

@@ -231,7 +231,7 @@ def join(hub: Hub, board: Board) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Chờ quản trị viên chấp nhận trên trang của hệ thống" in done.stdout, done.stdout
-    spoken = re.search(r"Dấu vân tay khoá của bảng: ([0-9a-f]{4}(?: [0-9a-f]{4}){3})", done.stdout)
+    spoken = re.search(r"Dấu vân tay khóa của bảng: ([0-9a-f]{4}(?: [0-9a-f]{4}){3})", done.stdout)
     assert spoken, done.stdout
     board.fingerprint = spoken.group(1)
     text = board.config.read_text(encoding="utf-8")

@@ -101,7 +101,7 @@ def board_key(path: Path) -> tuple[Ed25519PrivateKey, bool]:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise SignageError(f"{path.parent}: không tạo được thư mục cho khoá: {exc.strerror}") from None
+        raise SignageError(f"{path.parent}: không tạo được thư mục cho khóa: {exc.strerror}") from None
     return envelope.generate_key(path), True
 
 
@@ -154,7 +154,7 @@ def feed_key(key_text: bytes, url: str) -> bytes:
     try:
         return envelope.parse_public_key(key_text.decode("ascii").strip())
     except (UnicodeDecodeError, ValueError):
-        raise FetchError(f"{url}: không phải một khoá công khai ed25519:…") from None
+        raise FetchError(f"{url}: không phải một khóa công khai ed25519:…") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from signage.district.hub.context import HubContext, first
 from signage.district.hub.desk import COMMAND_LABELS, Actor, officer_name_ok
 from signage.district.hub.rules import Grant, Role, Verb
+from signage.envelope import key_id, parse_public_key
 from signage.errors import DeskError, NotFound, SignageError
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,12 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
                 "full_name": row.full_name or "",
                 "roles": roles_text(grants, names),
                 "grants": {(grant.unit, grant.role.value) for grant in grants},
+                # One form per unit where the person holds roles, its boxes ticked as they stand (the units this
+                # administrator manages): saving it never takes away what the page did not show.
+                "held": [
+                    (unit_id, names.get(unit_id, unit_id), {grant.role.value for grant in grants if grant.unit == unit_id})
+                    for unit_id in sorted({grant.unit for grant in grants if grant.unit in units}, key=lambda u: names.get(u, u))
+                ],
                 "manageable": may_manage_person(grants, units, desk.root),
                 "me": row.name == me.name,
             }
@@ -286,8 +293,17 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
         form = await ctx.read_form(request)
         person, _ = person_in_view(request, request.path_params["name"])
         unit = unit_in(managed(request), first(form, "unit"))
-        await run_in_threadpool(desk.set_roles, ctx.actor(request), person.name, unit, chosen_roles(form))
+        roles = chosen_roles(form)
+        if first(form, "mode") == "add":  # roles at another unit: added to what the person holds there, never replacing it
+            if not roles:
+                raise DeskError("Hãy chọn ít nhất một vai trò để thêm.")
+            roles = sorted({*roles, *(grant.role for grant in _grants_at(person.name, unit))}, key=lambda role: role.value)
+        await run_in_threadpool(desk.set_roles, ctx.actor(request), person.name, unit, roles)
         return done("/admin/people", "roles")
+
+    def _grants_at(name: str, unit: str) -> list[Grant]:
+        officer = desk.officer(name)
+        return [grant for grant in (officer.grants if officer else ()) if grant.unit == unit]
 
     @manage
     async def reset_password(request: Request) -> Response:
@@ -340,9 +356,13 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
             }
             for row in desk.requests()
         ]
+        site = ctx.publisher.site
+        # What `signage join` prints on the board as the feed key's fingerprint: the technician compares the two.
+        feed_key = (site.public_key_text(), fingerprint(key_id(parse_public_key(site.public_key_text())))) if site else None
         return pages.render(
             request,
             "admin_boards.html",
+            feed_key=feed_key,
             boards=boards,
             waiting=waiting,
             units=unit_choices(units),
