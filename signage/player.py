@@ -355,7 +355,7 @@ class Player:
                 self.set_content(load_content(self.config), now, self.waiting)
                 outcome = "ok"
             elif action is Action.SYNC:
-                outcome = "ok" if self.jobs.run_now("feed") else "no feed configured"
+                outcome = "ok" if self.jobs.run_now("feed") else "failed: bảng tin không có nguồn tin để đồng bộ"
             elif action is Action.RESTART:
                 self.stop_event.set()  # a clean exit; systemd's Restart=always brings the player back
                 outcome = "ok"
@@ -364,7 +364,7 @@ class Player:
                 log.info("command %s (screenshot): taken", command_id)
                 continue
             else:
-                outcome = "failed: no [report] url configured to send a screenshot to"
+                outcome = "failed: bảng tin chưa có địa chỉ gửi báo cáo ([report] url) để gửi ảnh màn hình"
             log.info("command %s (%s): %s", command_id, action.value, outcome)
             outcomes.append((command_id, outcome))
         if self.config.feed is not None:

@@ -276,7 +276,7 @@ def test_the_player_reports_what_it_showed_and_sends_the_real_frame(tmp_path: Pa
     assert [(p["bulletin"], p["completed"]) for p in plays] == [("a", True), ("b", True), ("c", True), ("a", False)]
     assert plays[-1]["reason"] == "stopped" and 1.0 < plays[-1]["shown_s"] < 1.4
     done = [d for r in sink.reports.values() for d in r["commands_done"]]
-    assert done == [{"id": "cmd-9", "ok": True, "at": done[0]["at"], "detail": f"screenshot seq {min(sink.screenshots)}"}]
+    assert done == [{"id": "cmd-9", "ok": True, "at": done[0]["at"], "detail": f"ảnh màn hình số {min(sink.screenshots)}"}]
     last = sink.reports[max(sink.reports)]["status"]
     assert last["now_playing"] is None and last["heartbeat_s"] == 2 and last["version"]  # the last report: the board stopping
     assert last["feed_notes"] is None and last["clock_behind_trusted"] is False and last["disk_free_bytes"] > 0

@@ -67,7 +67,7 @@ def commands_done(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         ok = outcome == "ok" or outcome.startswith("ok: ")
         entry: dict[str, Any] = {"id": row["id"], "ok": ok, "at": row["ran_at"]}
         if outcome != "ok":
-            entry["detail"] = outcome.removeprefix("ok: ")
+            entry["detail"] = outcome.removeprefix("ok: ").removeprefix("failed: ")  # `ok` says which
         done.append(entry)
     return done
 

@@ -177,14 +177,14 @@ class Reporter:
                 board, width = self.config.board.id, self.section.screenshot_width
                 seq = queue.add_screenshot(lambda s: png_of(surface, width, board=board, seq=s, taken_at=now, command=command_id), now)
                 if command_id is not None:
-                    store.command_done(command_id, f"ok: screenshot seq {seq}")
+                    store.command_done(command_id, f"ok: ảnh màn hình số {seq}")  # the officer reads it on the board's page
                 log.info("screenshot seq %d queued%s", seq, f" for command {command_id}" if command_id else "")
                 self._send(queue, None)
                 return seq
             except (SignageError, OSError, pygame.error) as exc:
                 log.error("report: screenshot: %s", exc)
                 if command_id is not None:
-                    store.command_done(command_id, f"failed: {exc}")
+                    store.command_done(command_id, f"failed: không chụp được màn hình ({exc})")
                 return None
             finally:
                 store.close()
