@@ -76,7 +76,7 @@ def test_a_report_is_stored_once_and_shown(hub: Hub) -> None:
     assert (first.status_code, first.json()) == (200, {"ok": True, "seq": 88, "duplicate": False})
     assert (again.status_code, again.json()) == (200, {"ok": True, "seq": 88, "duplicate": True, "same": True})
     page = hub.officer().get(hub.url + "/", timeout=10).text
-    assert "UBND xã Tan Quan" in page and "hq-2026-0142" in page and "#1042" in page and "12.3 GB" in page
+    assert "UBND xã Tan Quan" in page and "hq-2026-0142" in page and "#1042" in page and "12,3 GB" in page
     assert "23/11/2026 09:06" in page  # last seen, in the hub's time zone
     assert '<span class="big">1</span> Trực tuyến' in page and '<span class="big">1</span> Mất kết nối' in page
     assert "<svg" in page and "Lượt phát theo ngày" in page

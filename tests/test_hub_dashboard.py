@@ -64,7 +64,7 @@ def test_mean_uptime_over_every_board_from_summed_seconds() -> None:
 def test_chart_axis_labels_stay_short() -> None:
     from signage.district.hub.charts import _short
 
-    assert [_short(v) for v in (950, 1440, 28800, 2_880_000, 3_000_000)] == ["950", "1.4k", "29k", "2.9M", "3M"]
+    assert [_short(v) for v in (950, 1440, 28800, 2_880_000, 3_000_000)] == ["950", "1,4k", "29k", "2,9tr", "3tr"]
 
 
 def test_count_chart_with_no_plays_or_an_odd_top_labels_its_middle_line_with_a_whole_number() -> None:

@@ -79,10 +79,11 @@ def uptime_strip(days: Sequence[tuple[date, float | None]], *, cell: int = 9, ga
 
 
 def _short(value: float) -> str:
+    """An axis label as Vietnamese writes it short: a decimal comma, k for nghìn, tr for triệu (1,4k; 2,9tr)."""
     if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M".replace(".0M", "M")
+        return f"{value / 1_000_000:.1f}".removesuffix(".0").replace(".", ",") + "tr"
     if value >= 10000:
         return f"{value / 1000:.0f}k"
     if value >= 1000:
-        return f"{value / 1000:.1f}k"
+        return f"{value / 1000:.1f}".replace(".", ",") + "k"
     return f"{value:.0f}"

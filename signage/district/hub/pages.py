@@ -36,14 +36,19 @@ def disk_size(size: float | None) -> str:
     """A board's free disk or cache; under a gigabyte in megabytes (a cache of a few notices read "0.0 GB")."""
     if size is None:
         return "—"
-    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+    return decimal_vi(f"{size / 1e9:.1f}") + " GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def decimal_vi(number: str) -> str:
+    """A decimal as Vietnamese writes it: a comma before the fraction (82,5 GB)."""
+    return number.replace(".", ",")
 
 
 def file_size(size: int) -> str:
     """An upload's size for the officer: a poster of 30 KB is not "0.0 MB"."""
     if size < 1024 * 1024:
         return f"{max(1, -(-size // 1024))} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
+    return decimal_vi(f"{size / (1024 * 1024):.1f}") + " MB"
 
 
 class Pages:
