@@ -463,6 +463,7 @@ def _hub_arguments(parser: argparse.ArgumentParser) -> None:
         "--add-user", metavar="NAME", help="add an officer, or set their password and end their sessions (read from standard input)"
     )
     officers.add_argument("--remove-user", metavar="NAME", help="remove an officer and end their sessions")
+    parser.add_argument("--full-name", metavar="NAME", help="with --add-user: the officer's full name, shown on the pages (Nguyễn Văn A)")
     parser.add_argument("--listen", metavar="HOST:PORT", help="overrides hub.listen")
 
 

@@ -617,3 +617,23 @@ def test_the_boards_page_shows_the_feed_keys_fingerprint_the_board_prints_when_i
     assert hub.config.source_key is not None
     expected = fingerprint(key_id(public_raw(load_private_key(hub.config.source_key))))
     assert expected in page and len(expected) == 19
+
+
+def test_the_first_administrator_made_on_the_server_has_a_full_name_and_administers_the_root(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _, config, _, _ = make_hub(tmp_path, "hub.db")
+    made = subprocess.run(
+        [sys.executable, "-m", "signage", "hub", "--config", str(config.path), "--add-user", "quantri", "--full-name", " Nguyễn  Văn Tỉnh "],
+        input=PASSWORD + "\n", text=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "quản trị “Huyện Hớn Quản”" in made.stdout
+    store = HubStore.open(config.database_url, config.timezone)
+    try:
+        officer = Desk(store.engine, config.media_dir, config.unit_name).officer("quantri")
+    finally:
+        store.close()
+    assert officer is not None and officer.full_name == "Nguyễn Văn Tỉnh"
+    assert [(grant.unit, grant.role) for grant in officer.grants] == [(t.ROOT_UNIT, Role.ADMIN)]

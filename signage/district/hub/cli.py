@@ -20,7 +20,7 @@ MIN_PASSWORD_CHARS = 8
 def run(args: argparse.Namespace) -> int:
     config = HubConfig.load(args.config)
     if args.add_user:
-        return _add_user(config, args.add_user.strip())
+        return _add_user(config, args.add_user.strip(), " ".join((getattr(args, "full_name", None) or "").split()))
     if args.remove_user:
         return _remove_user(config, args.remove_user.strip())
     host, port = config.listen_host, config.listen_port
@@ -44,7 +44,7 @@ def _read_password(name: str) -> str:
     return password
 
 
-def _add_user(config: HubConfig, name: str) -> int:
+def _add_user(config: HubConfig, name: str, full_name: str = "") -> int:
     # Imported here: `signage` loads this module for every command, and the web stack is only the hub's.
     from signage.district.hub.app import hash_password
     from signage.district.hub.store import HubStore
@@ -53,7 +53,7 @@ def _add_user(config: HubConfig, name: str) -> int:
     password = _read_password(name)
     store = HubStore.open(config.database_url, config.timezone)
     try:
-        created = store.set_user(name, hash_password(password), datetime.now(UTC))
+        created = store.set_user(name, hash_password(password), datetime.now(UTC), full_name=full_name or None)
     finally:
         store.close()
     if created:

@@ -436,7 +436,10 @@ def routes(ctx: HubContext) -> list[BaseRoute]:
             if size not in preview_sizes(board_screens(ctx.store.board_states(), targeted)):
                 return PlainTextResponse("Không có cỡ xem trước này.", status_code=404)
             media = config.media_dir / row.media_sha256 if row.media_sha256 else None
-            title = ctx.desk.unit_names().get(head.unit, config.title)
+            # The header a board shows is its own name: that of the first board it reaches (by name), else the unit's.
+            names = {board.id: board.name for board in ctx.desk.boards()}
+            reached = sorted(names[board] for board in targeted if board in names)
+            title = reached[0] if reached else ctx.desk.unit_names().get(head.unit, config.title)
             try:
                 png = previewer.frame_png(revision_bulletin(row), media, size, ctx.now().astimezone(zone), title)
             except (MediaError, BulletinError) as exc:

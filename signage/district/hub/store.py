@@ -768,7 +768,7 @@ class HubStore:
 
     # --- officers, their sessions and sign-in throttling ---------------------------------------------------
 
-    def set_user(self, name: str, password_hash: str, now: datetime, *, root_admin: bool = True) -> bool:
+    def set_user(self, name: str, password_hash: str, now: datetime, *, root_admin: bool = True, full_name: str | None = None) -> bool:
         """Add an officer or replace their password (which ends all their sessions); True when the name is new.
 
         `root_admin`: the CLI's way in (whoever runs it holds the server): the officer administers the root unit,
@@ -780,6 +780,8 @@ class HubStore:
                 ins.on_conflict_do_update(index_elements=["name"], set_={"password_hash": ins.excluded.password_hash}),
                 {"name": name, "password_hash": password_hash, "created_at": epoch(now)},
             )
+            if full_name:
+                conn.execute(sa.update(t.users).where(t.users.c.name == name).values(full_name=full_name[:100]))
             conn.execute(sa.delete(t.sessions).where(t.sessions.c.officer == name))
             if root_admin:
                 conn.execute(self._insert(t.roles).on_conflict_do_nothing(), {"officer": name, "unit": t.ROOT_UNIT, "role": "admin"})
