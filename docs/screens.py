@@ -537,8 +537,8 @@ def seeded_hub(work: Path) -> tuple[Any, HubConfig, StoryClock]:
     config = HubConfig.load(work / "hub.toml")
     clock = StoryClock()
     app = create_app(config, clock=clock)
-    # The first administrator, as `signage hub --add-user quantri` makes it (no full name: the CLI asks none).
-    app.state.store.set_user("quantri", hash_password(PASSWORD), clock())
+    # The first administrator, as `signage hub --add-user quantri --full-name "Nguyễn Văn Quản"` makes it.
+    app.state.store.set_user("quantri", hash_password(PASSWORD), clock(), full_name="Nguyễn Văn Quản")
     app.state.desk.grant_root_admin("quantri")
     return app, config, clock
 
