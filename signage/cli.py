@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from signage import __version__
-from signage.errors import SignageError
+from signage.errors import BulletinError, FeedRejected, MediaError, SignageError
 from signage.model import Action
+from signage.vi import problem_vi
 
 if TYPE_CHECKING:
     from signage.config import BoardConfig
@@ -438,19 +439,24 @@ def _publish(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SignageError(f"--command-expires-in: {exc}") from None
     boards = [board.strip() for board in args.boards.split(",") if board.strip()]
-    published = publish(
-        args.src,
-        args.key,
-        args.out,
-        publisher=args.publisher,
-        expires_in=expires_in,
-        now=datetime.now(DISTRICT_ZONE),
-        new_commands=[(action, boards, command_expires) for action in args.commands],
-    )
-    commands = f", commands {', '.join(published.commands)}" if published.commands else ""
+    try:
+        published = publish(
+            args.src,
+            args.key,
+            args.out,
+            publisher=args.publisher,
+            expires_in=expires_in,
+            now=datetime.now(DISTRICT_ZONE),
+            new_commands=[(action, boards, command_expires) for action in args.commands],
+        )
+    except (BulletinError, MediaError, FeedRejected) as exc:
+        # The officer who publishes reads it: the file, then what is wrong in Vietnamese (the board's words kept).
+        where, _, problem = str(exc).partition(": ")
+        raise SignageError(f"{where}: không xuất bản được: {problem_vi(problem or where)}") from None
+    commands = f"; lệnh {', '.join(published.commands)}" if published.commands else ""
     print(
-        f"{published.feed_path}: sequence {published.sequence}, {published.bulletins} bulletin(s), "
-        f"{published.assets_written} new asset(s){commands}"
+        f"{published.feed_path}: đã xuất bản số {published.sequence}: {published.bulletins} bản tin, "
+        f"{published.assets_written} tệp mới{commands}"
     )
     return 0
 

@@ -628,7 +628,7 @@ def test_publish_command_line_adds_a_command(src: Path, key_path: Path, tmp_path
     out = tmp_path / "site"
     args = ["publish", str(src), "--key", str(key_path), "--out", str(out), "--command", "screenshot", "--boards", "tan-quan,tan-hung"]
     assert main([*args, "--command-expires-in", "15m"]) == 0
-    assert "commands cmd-1-1" in capsys.readouterr().out
+    assert "lệnh cmd-1-1" in capsys.readouterr().out
     (command,) = json.loads(payload_of(out / "feed.json"))["commands"]
     assert command["boards"] == ["tan-quan", "tan-hung"] and command["action"] == "screenshot"
     lasts = datetime.fromisoformat(command["expires_at"]) - datetime.fromisoformat(command["issued_at"])
@@ -636,3 +636,18 @@ def test_publish_command_line_adds_a_command(src: Path, key_path: Path, tmp_path
     with pytest.raises(SystemExit) as exit_info:
         main([*args[:-4], "--command", "explode"])
     assert exit_info.value.code == 2
+
+
+def test_publish_command_line_tells_a_bad_bulletin_in_vietnamese_naming_its_file(
+    src: Path, key_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from signage.cli import main
+
+    bad = src / "hop-dan.toml"
+    bad.write_text(
+        'title = ""\nkind = "text"\nbody = "x"\nvalid_from = 2026-11-23T00:00:00+07:00\nvalid_until = 2026-11-30T00:00:00+07:00\n',
+        encoding="utf-8",
+    )
+    assert main(["publish", str(src), "--key", str(key_path), "--out", str(tmp_path / "site")]) == 1
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and str(bad) in said[0] and "không xuất bản được" in said[0] and "Tiêu đề" in said[0], said
