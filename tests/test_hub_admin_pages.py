@@ -624,10 +624,14 @@ def test_the_first_administrator_made_on_the_server_has_a_full_name_and_administ
     import sys
 
     _, config, _, _ = make_hub(tmp_path, "hub.db")
+    command = [sys.executable, "-m", "signage", "hub", "--config", str(config.path)]
     made = subprocess.run(
-        [sys.executable, "-m", "signage", "hub", "--config", str(config.path), "--add-user", "quantri", "--full-name", " Nguyễn  Văn Tỉnh "],
-        input=PASSWORD + "\n", text=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [*command, "--add-user", "quantri", "--full-name", " Nguyễn  Văn Tỉnh "],
+        input=PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     assert "quản trị “Huyện Hớn Quản”" in made.stdout
     store = HubStore.open(config.database_url, config.timezone)
