@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import stat
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +36,7 @@ from signage.inbox.rules import (
     title_from_name,
     utf8_name,
 )
-from signage.limits import parse_problem
+from signage.inbox.sidecar import SIDECAR_MAX_BYTES, decode_settings, expiry_problem, is_settings_name, parse_settings, settings_names
 from signage.media.docxfile import read_docx
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
@@ -49,10 +48,8 @@ from signage.text import printable
 
 log = logging.getLogger(__name__)
 
-SIDECAR_KEYS = {"title", "body", "priority", "valid_from", "valid_until", "slots", "duration_s"}
 DECODE_PATIENCE = 10.0  # seconds a still file that will not decode may be a copy in progress
 CLOSED_SETTLE = 0.2  # a file its writer closed needs only this long to show it holds still
-SIDECAR_MAX_BYTES = 64 * 1024  # a settings file is a few lines
 REASON_MAX_BYTES = 4096  # a reason file is one line; anything larger in quarantine is not one of ours
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -85,8 +82,8 @@ def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
 
 
 def sidecar_name(name: str, dir_fd: int) -> str | None:
-    """The settings file beside `name`, whatever it is: a link is found too, then refused and moved with the file."""
-    for candidate in (f"{name}.toml", f"{name.rsplit('.', 1)[0]}.toml"):
+    """The settings beside `name` (`.toml`, or Notepad's `.toml.txt`), whatever it is: a link is found, refused, moved with the file."""
+    for candidate in settings_names(name):
         if _lstat(candidate, dir_fd) is not None:
             return candidate
     return None
@@ -373,6 +370,9 @@ class Inbox:
         return f"{printable(name)}: {verb} as {bulletin.kind.value} bulletin {bulletin.id} ({bulletin.priority.value})"
 
     def _sidecar_fields(self, folder_fd: int, name: str) -> dict[str, Any]:
+        if is_settings_name(name):
+            # Notepad's `<name>.toml.txt`: the settings of its notice, read with it; never a notice, never set aside.
+            raise _Vanished
         sidecar = sidecar_name(name, folder_fd)
         if sidecar is None:
             return {}
@@ -389,13 +389,13 @@ class Inbox:
         if raw is None:
             raise _SetAside("sidecar", f"{sidecar}: over {SIDECAR_MAX_BYTES // 1024} KiB")
         try:
-            fields = tomllib.loads(raw.decode("utf-8"))
-        except ValueError as exc:  # UnicodeDecodeError, TOMLDecodeError, or a number of thousands of digits
-            raise _SetAside("sidecar", f"{sidecar}: {parse_problem(exc)}") from None
-        unknown = sorted(set(fields) - SIDECAR_KEYS)
-        if unknown:
-            raise _SetAside("sidecar", f"{sidecar}: {unknown[0]}: unknown key (expected {', '.join(sorted(SIDECAR_KEYS))})")
-        return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in fields.items()}
+            fields = parse_settings(decode_settings(raw, sidecar), sidecar, self.config.board.timezone)
+        except BulletinError as exc:
+            raise _SetAside("sidecar", str(exc)) from None
+        expired = expiry_problem(fields, self.now())
+        if expired is not None:  # it would never play: the clerk is told, not shown "ready"
+            raise _SetAside("sidecar", f"{sidecar}: {expired}")
+        return fields
 
     def _adopt(self, staged: Path, sha256: str, size: int) -> str:
         """The staged copy into the content-addressed store under its SHA-256; the copy is what plays."""
