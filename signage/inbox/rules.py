@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import re
@@ -29,7 +30,6 @@ KINDS: dict[str, tuple[Kind, str | None]] = {
     ".m4a": (Kind.AUDIO, "audio/mp4"),
 }
 
-PREFIXES = {"KHAN_": Priority.EMERGENCY, "UUTIEN_": Priority.HIGH}
 
 # One line each, Vietnamese first: printed in the clerk's guide and written beside each set-aside file.
 REASONS = {
@@ -83,18 +83,150 @@ def kind_of(name: str) -> tuple[Kind, str | None] | None:
     return None
 
 
+# What a name after `KHAN_`/`UUTIEN_` may be separated by; `Khanh Hoa` has none, so it is no emergency.
+PRIORITY_SEPARATORS = " _-"
+
+
+def _spelled(text: str, start: int, bare: str, marked: str) -> int | None:
+    """Where `bare` ends if spelled at `text[start:]` in any case, each letter bare or with exactly its own marks.
+
+    So `khan` and `KHẨN` are the prefix but `khăn` (scarf), `khán` (audience) and `khấn` (pray), which fold to
+    the same letters as ascii_slug would fold them, are other words.
+    """
+    end = start + len(bare)
+    if end > len(text):
+        return None
+    for letter, plain, accented in zip(text[start:end].lower(), bare, marked, strict=True):
+        if letter not in (plain, accented):
+            return None
+    return end
+
+
+def _separated(text: str, start: int) -> int:
+    end = start
+    while end < len(text) and text[end] in PRIORITY_SEPARATORS:
+        end += 1
+    return end
+
+
+def _emergency_end(text: str) -> int | None:
+    word = _spelled(text, 0, "khan", "khẩn")
+    if word is None:
+        return None
+    after = _separated(text, word)
+    if after == word:
+        return None
+    if text[:word].lower() == "khan" and not text[:word].isupper() and not text[word:after].strip(" "):
+        return None  # `Khan hiem nuoc`: the word khan hiếm typed bare; a wrong emergency would hold the whole board
+    if not text[word:after].strip(" "):  # `Khẩn cấp Bão số 9`, `KHAN CAP_...`: the phrase; `KHẨN_Cấp nước` is supply
+        phrase = _spelled(text, after, "cap", "cấp")
+        if phrase is not None and (text[after:phrase].lower() == "cấp" or text[:phrase].isupper()):
+            beyond = _separated(text, phrase)
+            if beyond > phrase or beyond == len(text):
+                return beyond
+    return after
+
+
+def _high_end(text: str) -> int | None:
+    first = _spelled(text, 0, "uu", "ưu")
+    if first is None:
+        return None
+    second = _spelled(text, _separated(text, first), "tien", "tiên")
+    if second is None:
+        return None
+    after = _separated(text, second)
+    return after if after > second else None
+
+
 def split_priority(stem: str) -> tuple[Priority, str]:
-    """`KHAN_Bao so 9` → (emergency, "Bao so 9"); the prefix is case-insensitive."""
-    for prefix, priority in PREFIXES.items():
-        if stem.upper().startswith(prefix):
-            return priority, stem[len(prefix) :]
+    """`KHAN_Bao so 9` → (emergency, "Bao so 9"); `KHẨN `, `khan-`, `ƯU TIÊN_`, `uu-tien-` too, in any case.
+
+    The prefix is recognised with or without its accents; the rest keeps its own.
+    """
+    text = unicodedata.normalize("NFC", stem)
+    for find, priority in ((_emergency_end, Priority.EMERGENCY), (_high_end, Priority.HIGH)):
+        end = find(text)
+        if end is not None:
+            return priority, text[end:]
     return Priority.NORMAL, stem
 
 
-def title_from_name(stem: str) -> str:
-    """A file name made readable: `thong_bao-hop-dan` → `thong bao hop dan`; control characters become spaces."""
+KIND_TITLES = {Kind.IMAGE: "Hình ảnh", Kind.VIDEO: "Video", Kind.AUDIO: "Ghi âm"}
+
+# How cameras, phones and chat apps begin the names they make, and what such a file usually is.
+CAMERA_HEADS = re.compile(
+    r"^(?:(?P<screen>ảnh chụp màn hình|ảnh màn hình|screen ?shot)"
+    r"|(?P<pixel>pxl)"
+    r"|(?P<image>whatsapp image|fb_img|mvimg|img|pano|dscn|dscf|dsc|photo)"
+    r"|(?P<video>whatsapp video|screen ?recording|vid|mvi|mov|gopr|dji)"
+    r"|(?P<audio>whatsapp audio|recording|voice|aud|ptt|rec|ghi âm))"
+    r"(?=[\W_\d]|$)",
+    re.IGNORECASE,
+)
+CAMERA_STAMP = re.compile(
+    r"^[\s_.-]*(?P<year>20\d\d)[_.-]?(?P<month>\d\d)[_.-]?(?P<day>\d\d)"
+    r"(?:[\s_.-]*(?:at|lúc)?[\s_.-]*(?P<hour>\d\d)[_.:h-]?(?P<minute>\d\d)(?:[_.:-]?\d\d)?)?",
+    re.IGNORECASE,
+)
+# What may follow a camera's number or stamp: more digits, WhatsApp's counter, the phone's tags, a copy's mark.
+CAMERA_TAIL = re.compile(
+    r"(?:[\s_.~()-]|\d|wa\d+|hdr|burst|cover|portrait|night|mp|ls|top|edited|edit|copy|bản sao)*",
+    re.IGNORECASE,
+)
+ZALO_NAME = re.compile(r"z\d{10,}_[0-9a-f]{32}", re.IGNORECASE)
+PIXEL_HOURS_AHEAD = 7  # Google's camera names files by UTC; the boards are in Việt Nam (UTC+7, no daylight saving)
+
+
+def _camera_name(text: str) -> tuple[Kind, str] | None:
+    """(what the camera made, `25/11/2026 08:15` or `25/11/2026` or ``) when `text` is a name a device made."""
+    if ZALO_NAME.fullmatch(text):
+        return Kind.IMAGE, ""
+    head = CAMERA_HEADS.match(text)
+    group = head.lastgroup if head else None
+    rest = text[head.end() :] if head else text
+    guess = {"video": Kind.VIDEO, "audio": Kind.AUDIO}.get(group or "", Kind.IMAGE)
+    stamp = CAMERA_STAMP.match(rest)
+    when = ""
+    if stamp:
+        rest = rest[stamp.end() :]
+        year, month, day = (int(stamp[part]) for part in ("year", "month", "day"))
+        try:
+            moment = datetime.datetime(year, month, day)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            when = moment.strftime("%d/%m/%Y")
+            hour, minute = stamp["hour"], stamp["minute"]
+            if hour is not None and int(hour) < 24 and int(minute) < 60:
+                moment = moment.replace(hour=int(hour), minute=int(minute))
+                if group == "pixel":
+                    moment += datetime.timedelta(hours=PIXEL_HOURS_AHEAD)
+                when = moment.strftime("%d/%m/%Y %H:%M")
+    elif head is None or not any(ch.isdigit() for ch in rest):
+        return None  # a name a person wrote (`Video huong dan`), not a device's counter
+    if group == "screen" and stamp:
+        return guess, when  # a screenshot's stamp may be followed by the app's name: `_com.zing.zalo`
+    if head is None and not stamp:
+        return None
+    if not CAMERA_TAIL.fullmatch(rest):
+        return None
+    return guess, when
+
+
+def title_from_name(stem: str, kind: Kind | None = None) -> str:
+    """A file name made readable: `thong_bao-hop-dan` → `thong bao-hop-dan`; control characters become spaces.
+
+    A name a camera or phone made is no title: `IMG_20261125_081530` → `Hình ảnh 25/11/2026 08:15`, `DSC01234`
+    → `Hình ảnh`, and a video or recording by its `kind` (when not given, the name's own head tells).
+    """
     visible = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in stem)
-    return unicodedata.normalize("NFC", re.sub(r"[_\s]+", " ", visible).strip()) or visible.strip() or "Thông báo"
+    readable = unicodedata.normalize("NFC", re.sub(r"[_\s]+", " ", visible).strip())
+    if kind is None or kind in KIND_TITLES:
+        camera = _camera_name(unicodedata.normalize("NFC", visible.strip()))
+        if camera is not None:
+            made, when = camera
+            return f"{KIND_TITLES[kind or made]} {when}".strip()
+    return readable or visible.strip() or "Thông báo"
 
 
 def utf8_name(name: str) -> bool:
