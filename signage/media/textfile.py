@@ -1,4 +1,4 @@
-"""Plain-text notices: their encoding told from their bytes; the first non-empty line is the title, the rest the body.
+"""Plain-text notices: their encoding told from their bytes (old Vietnamese fonts too); the first line is the title, the rest the body.
 
 A notice is at most 256 KiB of bytes and, once decoded, within the caps of signage/limits.py.
 """
@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from signage.errors import MediaError, OverLimit
+from signage.legacy import Legacy, best_reading, convert, undo_mojibake
 from signage.limits import too_long
 from signage.text import clean_text
 
@@ -67,24 +68,60 @@ def decode_text(raw: bytes, origin: str) -> str:
     """The text in `raw`, NFC-normalised, line endings made "\\n"; `origin` names the file in errors.
 
     Windows-1258 writes most tone marks as combining characters after the letter; NFC folds them
-    into the precomposed letters the fonts and the rest of signage expect.
+    into the precomposed letters the fonts and the rest of signage expect. Bytes that are not UTF-8
+    may also be TCVN3 or VNI (the old `.VnTime` and `VNI-Times` fonts): the reading that makes the
+    most clean Vietnamese is taken, and none is shown raw.
     """
     encoding = _choose_encoding(raw, origin)
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise MediaError(f"{origin}: not a text file (byte {exc.start} is not valid {encoding})") from None
-    stray = _STRAY_CONTROL.search(text)
-    if stray:
-        raise MediaError(f"{origin}: not a text file (control character U+{ord(stray.group()):04X} as {encoding})")
+    if encoding == "cp1258":
+        text = _read_8bit(raw, origin)
+    else:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise MediaError(f"{origin}: not a text file (byte {exc.start} is not valid {encoding})") from None
+        _refuse_controls(text, encoding, origin)
+        # Text from a legacy font pasted into a Unicode editor: the font's bytes as Windows-1252 characters.
+        text = undo_mojibake(text)
     text, _ = clean_text(text)
     if not text.strip():
         raise MediaError(f"{origin}: empty text notice")
     return text
 
 
+def _refuse_controls(text: str, encoding: str, origin: str) -> None:
+    stray = _STRAY_CONTROL.search(text)
+    if stray:
+        raise MediaError(f"{origin}: not a text file (control character U+{ord(stray.group()):04X} as {encoding})")
+
+
+def _read_8bit(raw: bytes, origin: str) -> str:
+    """Bytes that are not UTF-8: Windows-1258, TCVN3 or VNI, whichever makes clean Vietnamese."""
+    readings: dict[str, str] = {}
+    first_problem: MediaError | None = None
+    try:
+        readings["cp1258"] = raw.decode("cp1258")
+    except UnicodeDecodeError as exc:
+        first_problem = MediaError(f"{origin}: not a text file (byte {exc.start} is not valid cp1258)")
+    for legacy in Legacy:
+        readings[legacy.value] = convert(raw, legacy)
+    for name, text in list(readings.items()):
+        try:
+            _refuse_controls(text, name, origin)
+        except MediaError as exc:
+            first_problem = first_problem or exc
+            del readings[name]
+    if not readings:
+        assert first_problem is not None
+        raise first_problem
+    best = best_reading(readings)
+    if best is None:
+        raise MediaError(f"{origin}: không đọc được chữ tiếng Việt: bảng mã không rõ (not Vietnamese as Windows-1258, TCVN3 or VNI)")
+    return readings[best]
+
+
 def read_notice(path: Path) -> tuple[str, str]:
-    """(title, body) of a text file in UTF-8, UTF-16 or Windows-1258, NFC-normalised."""
+    """(title, body) of a text file in UTF-8, UTF-16, Windows-1258, TCVN3 or VNI, NFC-normalised."""
     try:
         with path.open("rb") as handle:
             # One byte past the limit tells "too big" without reading a huge file into memory.
