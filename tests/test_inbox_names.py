@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
+from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from signage.config import BoardConfig, load_config
+from signage.content import load_content
 from signage.inbox.rules import split_priority, title_from_name
+from signage.inbox.watch import InboxWatch
 from signage.model import Kind, Priority
 
 
@@ -162,3 +168,31 @@ def test_a_name_a_person_gave_is_kept_as_the_title(stem: str, kind: Kind, title:
 
 def test_a_name_with_control_characters_is_still_made_readable() -> None:
     assert title_from_name("Hop\x07dan\x1bap 2") == "Hop dan ap 2"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> BoardConfig:
+    path = tmp_path / "board.toml"
+    path.write_text(
+        '[board]\nid = "tan-quan"\nname = "UBND xã Tân Quan"\ndata_dir = "state"\n[inbox]\npath = "bangtin"\nsettle_seconds = 0.6\n'
+    )
+    return load_config(path)
+
+
+def test_a_phone_photo_dropped_with_an_accented_emergency_prefix_is_an_emergency_titled_by_its_date(config: BoardConfig) -> None:
+    watcher = InboxWatch(config, lambda changed: None)
+    watcher.start()
+    try:
+        Image.new("RGB", (800, 600), (200, 40, 40)).save(config.inbox.path / "KHẨN_IMG_20261125_081530.jpg")
+        Image.new("RGB", (800, 600), (40, 40, 200)).save(config.inbox.path / "ƯU TIÊN_Họp dân ấp 2.png")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            watcher.tick()
+            held = {p.bulletin.title: p.bulletin for p in load_content(config)}
+            if len(held) == 2:
+                break
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+    assert held["Hình ảnh 25/11/2026 08:15"].priority is Priority.EMERGENCY
+    assert held["Họp dân ấp 2"].priority is Priority.HIGH
