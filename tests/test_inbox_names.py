@@ -60,6 +60,15 @@ def test_a_prefix_typed_on_a_mac_in_decomposed_accents_is_recognised_and_the_tit
     assert unicodedata.normalize("NFC", title) == "Bão số 9"
 
 
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+@pytest.mark.parametrize("name", ["KHẨN_Bão số 9.jpg", "Khẩn cấp Bão số 9.txt", "ƯU TIÊN_Họp dân.docx", "ưu-tiên-họp.pdf"])
+def test_what_follows_the_prefix_is_the_end_of_the_name_as_written_so_a_folder_can_go_between(form: str, name: str) -> None:
+    # `signage import` puts a stick's folder between the prefix and the rest: `KHẨN_Thang 11 - Bão số 9.jpg`.
+    written = unicodedata.normalize(form, name)
+    _, rest = split_priority(written)
+    assert written.endswith(rest) and rest[:1] not in ("", "_", "-", " ")
+
+
 @pytest.mark.parametrize(
     "stem",
     [

@@ -147,7 +147,10 @@ def split_priority(stem: str) -> tuple[Priority, str]:
     for find, priority in ((_emergency_end, Priority.EMERGENCY), (_high_end, Priority.HIGH)):
         end = find(text)
         if end is not None:
-            return priority, text[end:]
+            # The rest as written (a Mac writes accents decomposed), so `signage import` can put a folder
+            # between the prefix and the rest; the prefix ends on a separator, which NFC never joins.
+            written = next((i for i in range(len(stem) + 1) if unicodedata.normalize("NFC", stem[:i]) == text[:end]), None)
+            return priority, text[end:] if written is None else stem[written:]
     return Priority.NORMAL, stem
 
 
