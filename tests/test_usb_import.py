@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -139,10 +140,12 @@ def test_an_emergency_prefix_in_a_subfolder_stays_in_front_of_the_name(
     folder = stick(tmp_path)
     (folder / "Thang 11").mkdir()
     (folder / "Thang 11" / "KHAN_bao lu.txt").write_text("Báo lũ\nSơ tán ngay.", encoding="utf-8")
+    (folder / "Thang 12").mkdir()
+    decomposed = unicodedata.normalize("NFD", "KHẨN_bão số 9.txt")  # as a Mac writes names on a stick
+    (folder / "Thang 12" / decomposed).write_text("Bão số 9\nGia cố nhà cửa.", encoding="utf-8")
     run_import(config, folder, capsys)
-    assert in_drop_folder(config) == {"KHAN_Thang 11 - bao lu.txt"}
-    (shown,) = load_content(config)
-    assert shown.bulletin.priority is Priority.EMERGENCY
+    assert in_drop_folder(config) == {"KHAN_Thang 11 - bao lu.txt", "KHẨN_Thang 12 - bão số 9.txt"}
+    assert {playable.bulletin.priority for playable in load_content(config)} == {Priority.EMERGENCY}
 
 
 def test_the_summary_lists_what_was_taken_set_aside_and_skipped_in_vietnamese_with_a_total(

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from signage.errors import SignageError, StoreError
 from signage.inbox.ingest import Inbox, quarantine_name, write_reason
 from signage.inbox.reading import Refused, copy_hashing, open_folder, open_regular
 from signage.inbox.rules import NAME_MAX, fit_name, ignored, reason_line, split_priority
+from signage.model import Priority
 from signage.store.db import Store
 from signage.store.files import ContentStore, fsync_dir
 from signage.text import printable
@@ -71,8 +73,11 @@ def drop_name(folders: tuple[str, ...], name: str) -> str:
     """
     if not folders:
         return name
-    _, rest = split_priority(name)
-    prefix = name[: len(name) - len(rest)]
+    composed = unicodedata.normalize("NFC", name)  # a Mac writes decomposed names: the prefix is cut from a composed one
+    priority, rest = split_priority(composed)
+    if priority is Priority.NORMAL:
+        return FOLDER_JOIN.join([*folders, name])
+    prefix = composed[: len(composed) - len(rest)]
     return prefix + FOLDER_JOIN.join([*folders, rest])
 
 
