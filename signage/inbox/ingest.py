@@ -12,6 +12,8 @@ only that copy, so a name swapped for a link after the check is never followed.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 DECODE_PATIENCE = 10.0  # seconds a still file that will not decode may be a copy in progress
 CLOSED_SETTLE = 0.2  # a file its writer closed needs only this long to show it holds still
+STALL_LIMIT = 3600.0  # seconds a file may keep changing, or stay open for writing, before it is judged anyway
 REASON_MAX_BYTES = 4096  # a reason file is one line; anything larger in quarantine is not one of ours
 FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -66,6 +69,24 @@ class _NotYet(_SetAside):
 
 class _Vanished(Exception):
     """The file left between the listing and the open: its withdrawal is the next look's business."""
+
+
+class _Busy(Exception):
+    """Someone still holds the file open for writing: a copy in progress, however long it has paused."""
+
+
+def open_for_writing(fd: int) -> bool:
+    """Whether anyone holds this file open for writing, on Linux, by asking for a read lease (cheap, no /proc walk).
+
+    The kernel refuses a read lease (EAGAIN) while the file is open for writing anywhere; it refuses
+    with another error a file of another owner or a filesystem without leases: then we cannot tell (False).
+    """
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN
+    fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +166,7 @@ class Inbox:
         self.content = content
         self.now = now
         self._seen: dict[str, tuple[Stamp, float]] = {}  # a file's stamp, and since when (monotonic) it held still
+        self._waiting_since: dict[str, float] = {}  # since when (monotonic) a file has waited to be judged
         self._closed: dict[str, float] = {}  # files a writer closed (inotify), and when
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -220,6 +242,8 @@ class Inbox:
             del self._seen[name]
         for name in set(self._closed) - set(names):
             del self._closed[name]
+        for name in set(self._waiting_since) - set(names):
+            del self._waiting_since[name]
         for name in names:
             record = known.get(name)
             # Links, pipes, devices, second names and names that are not UTF-8: set aside at once, never opened.
@@ -232,7 +256,14 @@ class Inbox:
             stamp = stamp_of(listing[name], name, folder_fd)
             if record is not None and (record["size"], record["mtime_ns"]) == (stamp.size, stamp.mtime_ns):
                 continue  # taken as it is
+            waited = clock - self._waiting_since.setdefault(name, clock)
             seen = self._seen.get(name)
+            if waited >= STALL_LIMIT and (seen is None or seen[0] != stamp):
+                # Still changing after an hour: not a copy that will ever finish (a log, a stuck writer).
+                changes.append(self._set_aside(folder_fd, name, "unreadable", f"still being written after {STALL_LIMIT / 60:.0f} min"))
+                if record is not None:
+                    self.store.drop_inbox(name)
+                continue
             if seen is None or seen[0] != stamp:
                 closed_at = self._closed.get(name)
                 if closed_at is not None and seen is not None and closed_at < seen[1]:
@@ -245,11 +276,10 @@ class Inbox:
             if clock - seen[1] < wait:
                 continue
             try:
-                changes.append(self._take(folder_fd, name, stamp, record))
-                self._seen.pop(name, None)
-                self._closed.pop(name, None)
-            except _Vanished:
-                continue
+                changes.append(self._take(folder_fd, name, stamp, record, check_writers=waited < STALL_LIMIT))
+                self._forget(name)
+            except (_Vanished, _Busy):
+                continue  # gone, or a copy still open: looked at again on the next tick
             except StoreError as exc:
                 # The board's own disk, not the file: looked at again once it has held still anew.
                 log.error("%s", exc)
@@ -264,19 +294,28 @@ class Inbox:
 
     # -- taking one file ------------------------------------------------------------
 
-    def _take(self, folder_fd: int, name: str, stamp: Stamp, record: dict[str, Any] | None) -> str:
+    def _forget(self, name: str) -> None:
+        self._seen.pop(name, None)
+        self._closed.pop(name, None)
+        self._waiting_since.pop(name, None)
+
+    def _take(self, folder_fd: int, name: str, stamp: Stamp, record: dict[str, Any] | None, *, check_writers: bool = True) -> str:
         kinds = kind_of(name)
         if kinds is None:
             raise _SetAside("unsupported", f"'{os.path.splitext(name)[1] or name}'")
         kind, media_type = kinds
-        staged, sha256, size = self._stage(folder_fd, name)
+        staged, sha256, size = self._stage(folder_fd, name, check_writers)
         try:
             return self._take_staged(folder_fd, name, kind, media_type, (staged, sha256, size), stamp, record)
         finally:
             staged.unlink(missing_ok=True)  # adopted into the store, or not needed
 
-    def _stage(self, folder_fd: int, name: str) -> tuple[Path, str, int]:
-        """Copy the file, as its checked descriptor reads, into a private file that the decoders then read."""
+    def _stage(self, folder_fd: int, name: str, check_writers: bool = True) -> tuple[Path, str, int]:
+        """Copy the file, as its checked descriptor reads, into a private file that the decoders then read.
+
+        A file someone still holds open for writing is not judged (`_Busy`): a copy paused on a slow
+        share holds still, but is not finished.
+        """
         try:
             fd, info = open_regular(name, folder_fd)
         except Refused as refusal:
@@ -286,6 +325,8 @@ class Inbox:
         except OSError as exc:
             raise _SetAside("unreadable", exc.strerror or str(exc)) from None
         try:
+            if check_writers and open_for_writing(fd):
+                raise _Busy
             if info.st_size == 0:
                 raise _SetAside("empty", "0 bytes")
             suffix = os.path.splitext(name)[1].lower()  # decoders may look at it; short, from KINDS
@@ -427,8 +468,7 @@ class Inbox:
             os.fsync(folder_fd)
         except (OSError, StoreError) as exc:
             log.error("%s: cannot move to quarantine: %s", printable(name), exc)
-        self._seen.pop(name, None)
-        self._closed.pop(name, None)
+        self._forget(name)
         return f"set aside: {line}"
 
 
