@@ -169,6 +169,8 @@ def test_a_date_that_does_not_exist_is_not_shown() -> None:
         ("Bao cao 20261125", Kind.PDF, "Bao cao 20261125"),
         ("IMG_20261125_081530", Kind.PDF, "IMG 20261125 081530"),
         ("DSCN hop dan", Kind.IMAGE, "DSCN hop dan"),
+        ("2026-11-25", Kind.IMAGE, "2026-11-25"),  # a date a person typed; a phone adds the time: 20261125_081530
+        ("Hội nghị - 2026-11-25", Kind.IMAGE, "Hội nghị - 2026-11-25"),
     ],
 )
 def test_a_name_a_person_gave_is_kept_as_the_title(stem: str, kind: Kind, title: str) -> None:
@@ -205,3 +207,20 @@ def test_a_phone_photo_dropped_with_an_accented_emergency_prefix_is_an_emergency
         watcher.stop()
     assert held["Hình ảnh 25/11/2026 08:15"].priority is Priority.EMERGENCY
     assert held["Họp dân ấp 2"].priority is Priority.HIGH
+
+
+@pytest.mark.parametrize(
+    ("stem", "kind", "title"),
+    [
+        ("Thang 11 - IMG_20261125_081530", Kind.IMAGE, "Thang 11 - Hình ảnh 25/11/2026 08:15"),
+        ("Thang 11 - IMG_20261125_081530-1", Kind.IMAGE, "Thang 11 - Hình ảnh 25/11/2026 08:15"),
+        ("Hội thao - Ấp 2 - DSC01234", Kind.IMAGE, "Hội thao - Ấp 2 - Hình ảnh"),
+        ("Thang 11 - VID_20261125_081530", None, "Thang 11 - Video 25/11/2026 08:15"),
+        ("Thang 11 - Thong bao", Kind.IMAGE, "Thang 11 - Thong bao"),
+    ],
+)
+def test_a_camera_name_under_a_folder_from_a_usb_stick_keeps_the_folder_and_gets_a_vietnamese_title(
+    stem: str, kind: Kind | None, title: str
+) -> None:
+    # `signage import` names `Thang 11/IMG_20261125_081530.jpg` on a stick `Thang 11 - IMG_20261125_081530.jpg`.
+    assert title_from_name(stem, kind) == title

@@ -177,6 +177,8 @@ CAMERA_TAIL = re.compile(
     re.IGNORECASE,
 )
 ZALO_NAME = re.compile(r"z\d{10,}_[0-9a-f]{32}", re.IGNORECASE)
+# `signage import` names `Thang 11/IMG_1234.jpg` on a stick `Thang 11 - IMG_1234.jpg`: the folder stays in the title.
+FOLDER_JOIN = " - "
 PIXEL_HOURS_AHEAD = 7  # Google's camera names files by UTC; the boards are in Việt Nam (UTC+7, no daylight saving)
 
 
@@ -209,8 +211,8 @@ def _camera_name(text: str) -> tuple[Kind, str] | None:
         return None  # a name a person wrote (`Video huong dan`), not a device's counter
     if group == "screen" and stamp:
         return guess, when  # a screenshot's stamp may be followed by the app's name: `_com.zing.zalo`
-    if head is None and not stamp:
-        return None
+    if head is None and not (stamp and stamp["hour"]):
+        return None  # `2026-11-25` is a date a person typed; a phone's own name has the time too
     if not CAMERA_TAIL.fullmatch(rest):
         return None
     return guess, when
@@ -225,10 +227,14 @@ def title_from_name(stem: str, kind: Kind | None = None) -> str:
     visible = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in stem)
     readable = unicodedata.normalize("NFC", re.sub(r"[_\s]+", " ", visible).strip())
     if kind is None or kind in KIND_TITLES:
-        camera = _camera_name(unicodedata.normalize("NFC", visible.strip()))
-        if camera is not None:
-            made, when = camera
-            return f"{KIND_TITLES[kind or made]} {when}".strip()
+        whole = unicodedata.normalize("NFC", visible.strip())
+        folders, join, last = whole.rpartition(FOLDER_JOIN)
+        for before, name in (("", whole), (folders, last)):
+            camera = _camera_name(name) if name else None
+            if camera is not None:
+                made, when = camera
+                shown = f"{KIND_TITLES[kind or made]} {when}".strip()
+                return f"{title_from_name(before, Kind.TEXT)}{join}{shown}" if before else shown
     return readable or visible.strip() or "Thông báo"
 
 
