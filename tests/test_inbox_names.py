@@ -224,3 +224,9 @@ def test_a_camera_name_under_a_folder_from_a_usb_stick_keeps_the_folder_and_gets
 ) -> None:
     # `signage import` names `Thang 11/IMG_20261125_081530.jpg` on a stick `Thang 11 - IMG_20261125_081530.jpg`.
     assert title_from_name(stem, kind) == title
+
+
+def test_notepads_settings_file_is_never_a_notice_of_its_own() -> None:
+    from signage.inbox.rules import ignored
+
+    assert ignored("Hop dan.toml.txt") and ignored("Hop dan.toml") and not ignored("Hop dan.txt")

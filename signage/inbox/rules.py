@@ -13,7 +13,7 @@ from signage.model import Kind, Priority
 from signage.text import printable
 
 # Temporary names of copies in progress and the litter of office software: never taken, never quarantined.
-IGNORED = ("*.part", "*.crdownload", "*.tmp", "~$*", ".~lock*", ".*", "Thumbs.db", "desktop.ini", "*.reason.txt", "*.toml")
+IGNORED = ("*.part", "*.crdownload", "*.tmp", "~$*", ".~lock*", ".*", "Thumbs.db", "desktop.ini", "*.reason.txt", "*.toml", "*.toml.txt")
 
 KINDS: dict[str, tuple[Kind, str | None]] = {
     ".txt": (Kind.TEXT, None),
@@ -51,6 +51,7 @@ REASONS = {
     "video": ("video không có hình ảnh giải mã được", "the video has no decodable picture"),
     "audio": ("âm thanh không giải mã được", "the audio cannot be decoded"),
     "sidecar": ("tệp cấu hình đi kèm (.toml) bị sai", "the settings file (.toml) beside it is wrong"),
+    "expired": ("đã hết hạn: thông báo không còn được phát", "expired: the notice would never play"),
     "link": ("là liên kết (symlink) tới nơi khác, không phải tệp thật: không mở", "a symbolic link, not a file: not opened"),
     "hardlink": (
         "tệp có liên kết cứng (hard link) ở nơi khác, có thể là tệp riêng của máy: không mở",
