@@ -154,3 +154,27 @@ def test_a_file_that_never_stops_growing_is_set_aside_after_the_stall_limit_with
         store.close()
     assert len(lines) == 1 and "nhat-ky.txt" in lines[0]
     assert not growing.exists() and reasons(config)["nhat-ky.txt"].startswith("nhat-ky.txt: ")
+
+
+def test_files_in_subfolders_are_taken_with_the_folder_as_prefix_and_stay_apart(config: BoardConfig, watch: InboxWatch) -> None:
+    for month in ("Thang 11", "Thang 12"):
+        (folder(config) / month).mkdir()
+        (folder(config) / month / "Thong bao.txt").write_text(f"Họp dân {month}\nNội dung.", encoding="utf-8")
+        Image.new("RGB", (320, 240), (200, 0, 0)).save(folder(config) / month / "Thong bao.png")
+    Image.new("RGB", (320, 240), (0, 200, 0)).save(folder(config) / "Thong bao.png")
+    expected = {"Họp dân Thang 11", "Họp dân Thang 12", "Thang 11 - Thong bao", "Thang 12 - Thong bao", "Thong bao"}
+    until(lambda: titles(config) == expected, watch, seconds=30)
+    ids = {playable.bulletin.id for playable in load_content(config)}
+    assert len(ids) == 5
+    (folder(config) / "Thang 11" / "Thong bao.png").unlink()
+    until(lambda: "Thang 11 - Thong bao" not in titles(config), watch, seconds=30)
+    assert "Thang 12 - Thong bao" in titles(config) and not quarantine(config).exists()
+
+
+def test_a_broken_file_in_a_subfolder_is_set_aside_with_its_reason(config: BoardConfig, watch: InboxWatch) -> None:
+    (folder(config) / "Thang 11").mkdir()
+    (folder(config) / "Thang 11" / "hong.pdf").write_bytes(b"not a pdf at all")
+    ordinary(config, 2)
+    until(lambda: not (folder(config) / "Thang 11" / "hong.pdf").exists(), watch, seconds=30)
+    (reason,) = reasons(config).values()
+    assert reason.startswith("Thang 11/hong.pdf:") and reason[-1] == "\n" and reason.count("\n") == 1

@@ -18,7 +18,8 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -100,6 +101,23 @@ def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:  # gone, or a name too long once `.toml` is added to it
         return None
+
+
+@contextmanager
+def _at(folder_fd: int, name: str) -> Iterator[tuple[int, str]]:
+    """The folder holding `name` (the drop folder, or its subfolder for `Thang 11/Thong bao.jpg`) and the name in it.
+
+    A subfolder is opened without following a link: one swapped for a link after the listing is never entered.
+    """
+    subfolder, slash, leaf = name.partition("/")
+    if not slash:
+        yield folder_fd, name
+        return
+    fd = os.open(subfolder, FOLDER_FLAGS | os.O_NOFOLLOW, dir_fd=folder_fd)
+    try:
+        yield fd, leaf
+    finally:
+        os.close(fd)
 
 
 def sidecar_name(name: str, dir_fd: int) -> str | None:
@@ -209,8 +227,37 @@ class Inbox:
         return changes
 
     def _listing(self, folder_fd: int) -> dict[str, os.stat_result]:
-        """Every name in the folder but folders, ignored names and the board's own files, with its lstat."""
+        """Every file in the folder and its subfolders (one level: `Thang 11/Thong bao.jpg`), with its lstat.
+
+        Ignored names, the board's own files, and quarantine or the board's data kept inside the folder are left out.
+        """
         own = own_files(self.config)
+        kept_out = set()
+        for path in (self.section.quarantine, self.config.board.data_dir):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            kept_out.add((info.st_dev, info.st_ino))
+        found = self._files_in(folder_fd, "", own)
+        with os.scandir(folder_fd) as entries:
+            subfolders = [entry.name for entry in entries if not ignored(entry.name) and entry.is_dir(follow_symlinks=False)]
+        for subfolder in subfolders:
+            try:
+                fd = os.open(subfolder, FOLDER_FLAGS | os.O_NOFOLLOW, dir_fd=folder_fd)
+            except OSError:
+                continue  # gone, or swapped for a link since the listing
+            try:
+                info = os.fstat(fd)
+                if (info.st_dev, info.st_ino) not in kept_out:
+                    found.update(self._files_in(fd, subfolder + "/", own))
+            except OSError as exc:
+                log.error("%s: cannot read the folder: %s", printable(subfolder), exc.strerror)
+            finally:
+                os.close(fd)
+        return found
+
+    def _files_in(self, folder_fd: int, prefix: str, own: frozenset[tuple[int, int]]) -> dict[str, os.stat_result]:
         found = {}
         with os.scandir(folder_fd) as entries:
             for entry in entries:
@@ -223,7 +270,7 @@ class Inbox:
                 # The board's key kept in this folder is not a notice; a second name for it (a hard link) is refused below.
                 if stat.S_ISDIR(info.st_mode) or ((info.st_dev, info.st_ino) in own and info.st_nlink == 1):
                     continue
-                found[entry.name] = info
+                found[prefix + entry.name] = info
         return found
 
     def _look(self, folder_fd: int, clock: float, settle: float, patience: float) -> list[str]:
@@ -245,52 +292,70 @@ class Inbox:
         for name in set(self._waiting_since) - set(names):
             del self._waiting_since[name]
         for name in names:
-            record = known.get(name)
-            # Links, pipes, devices, second names and names that are not UTF-8: set aside at once, never opened.
-            unfit = refusal_of(listing[name]) if utf8_name(name) else Refused("name", "not UTF-8")
-            if unfit is not None:
-                changes.append(self._set_aside(folder_fd, name, unfit.code, unfit.detail))
-                if record is not None:
-                    self.store.drop_inbox(name)
-                continue
-            stamp = stamp_of(listing[name], name, folder_fd)
-            if record is not None and (record["size"], record["mtime_ns"]) == (stamp.size, stamp.mtime_ns):
-                continue  # taken as it is
-            waited = clock - self._waiting_since.setdefault(name, clock)
-            seen = self._seen.get(name)
-            if waited >= STALL_LIMIT and (seen is None or seen[0] != stamp):
-                # Still changing after an hour: not a copy that will ever finish (a log, a stuck writer).
-                changes.append(self._set_aside(folder_fd, name, "unreadable", f"still being written after {STALL_LIMIT / 60:.0f} min"))
-                if record is not None:
-                    self.store.drop_inbox(name)
-                continue
-            if seen is None or seen[0] != stamp:
-                closed_at = self._closed.get(name)
-                if closed_at is not None and seen is not None and closed_at < seen[1]:
-                    del self._closed[name]  # closed, then written again: that close proves nothing now
-                self._seen[name] = (stamp, clock)  # it moved: wait for it to hold still
-                if settle > 0:
-                    continue
-                seen = self._seen[name]
-            wait = min(settle, CLOSED_SETTLE) if name in self._closed else settle
-            if clock - seen[1] < wait:
-                continue
             try:
-                changes.append(self._take(folder_fd, name, stamp, record, check_writers=waited < STALL_LIMIT))
-                self._forget(name)
-            except (_Vanished, _Busy):
-                continue  # gone, or a copy still open: looked at again on the next tick
-            except StoreError as exc:
-                # The board's own disk, not the file: looked at again once it has held still anew.
-                log.error("%s", exc)
-                self._seen[name] = (stamp, clock)
-            except _SetAside as refusal:
-                if isinstance(refusal, _NotYet) and clock - seen[1] < patience:
-                    continue  # perhaps a copy still in progress that paused: judged later
-                changes.append(self._set_aside(folder_fd, name, refusal.code, refusal.detail))
-                if record is not None:
-                    self.store.drop_inbox(name)
+                with _at(folder_fd, name) as (dir_fd, leaf):
+                    self._consider(changes, dir_fd, name, leaf, listing[name], known.get(name), clock, settle, patience)
+            except OSError as exc:  # its subfolder left, or was swapped for a link, since the listing
+                log.warning("%s: %s", printable(name), exc.strerror or exc)
         return changes
+
+    def _consider(
+        self,
+        changes: list[str],
+        dir_fd: int,
+        name: str,
+        leaf: str,
+        info: os.stat_result,
+        record: dict[str, Any] | None,
+        clock: float,
+        settle: float,
+        patience: float,
+    ) -> None:
+        """One file, `leaf` in the folder `dir_fd`, known to the store as `name` (`Thang 11/Thong bao.jpg` in a subfolder)."""
+        # Links, pipes, devices, second names and names that are not UTF-8: set aside at once, never opened.
+        unfit = refusal_of(info) if utf8_name(name) else Refused("name", "not UTF-8")
+        if unfit is not None:
+            changes.append(self._set_aside(dir_fd, name, unfit.code, unfit.detail))
+            if record is not None:
+                self.store.drop_inbox(name)
+            return
+        stamp = stamp_of(info, leaf, dir_fd)
+        if record is not None and (record["size"], record["mtime_ns"]) == (stamp.size, stamp.mtime_ns):
+            return  # taken as it is
+        waited = clock - self._waiting_since.setdefault(name, clock)
+        seen = self._seen.get(name)
+        if waited >= STALL_LIMIT and (seen is None or seen[0] != stamp):
+            # Still changing after an hour: not a copy that will ever finish (a log, a stuck writer).
+            changes.append(self._set_aside(dir_fd, name, "unreadable", f"still being written after {STALL_LIMIT / 60:.0f} min"))
+            if record is not None:
+                self.store.drop_inbox(name)
+            return
+        if seen is None or seen[0] != stamp:
+            closed_at = self._closed.get(name)
+            if closed_at is not None and seen is not None and closed_at < seen[1]:
+                del self._closed[name]  # closed, then written again: that close proves nothing now
+            self._seen[name] = (stamp, clock)  # it moved: wait for it to hold still
+            if settle > 0:
+                return
+            seen = self._seen[name]
+        wait = min(settle, CLOSED_SETTLE) if name in self._closed else settle
+        if clock - seen[1] < wait:
+            return
+        try:
+            changes.append(self._take(dir_fd, name, stamp, record, leaf=leaf, check_writers=waited < STALL_LIMIT))
+            self._forget(name)
+        except (_Vanished, _Busy):
+            return  # gone, or a copy still open: looked at again on the next tick
+        except StoreError as exc:
+            # The board's own disk, not the file: looked at again once it has held still anew.
+            log.error("%s", exc)
+            self._seen[name] = (stamp, clock)
+        except _SetAside as refusal:
+            if isinstance(refusal, _NotYet) and clock - seen[1] < patience:
+                return  # perhaps a copy still in progress that paused: judged later
+            changes.append(self._set_aside(dir_fd, name, refusal.code, refusal.detail))
+            if record is not None:
+                self.store.drop_inbox(name)
 
     # -- taking one file ------------------------------------------------------------
 
@@ -299,12 +364,14 @@ class Inbox:
         self._closed.pop(name, None)
         self._waiting_since.pop(name, None)
 
-    def _take(self, folder_fd: int, name: str, stamp: Stamp, record: dict[str, Any] | None, *, check_writers: bool = True) -> str:
+    def _take(
+        self, folder_fd: int, name: str, stamp: Stamp, record: dict[str, Any] | None, *, leaf: str | None = None, check_writers: bool = True
+    ) -> str:
         kinds = kind_of(name)
         if kinds is None:
             raise _SetAside("unsupported", f"'{os.path.splitext(name)[1] or name}'")
         kind, media_type = kinds
-        staged, sha256, size = self._stage(folder_fd, name, check_writers)
+        staged, sha256, size = self._stage(folder_fd, leaf or name, check_writers)
         try:
             return self._take_staged(folder_fd, name, kind, media_type, (staged, sha256, size), stamp, record)
         finally:
@@ -355,7 +422,8 @@ class Inbox:
         record: dict[str, Any] | None,
     ) -> str:
         staged, copied_sha256, size = copy
-        priority, stem = split_priority(name.rsplit(".", 1)[0])
+        folder, _, leaf = name.rpartition("/")  # a file in a subfolder: `folder` is its name
+        priority, stem = split_priority(leaf.rsplit(".", 1)[0])
         data: dict[str, Any] = {"id": bulletin_id(name), "kind": kind.value, "title": title_from_name(stem), "priority": priority.value}
         seconds = pages = None
         sha256 = None
@@ -385,7 +453,9 @@ class Inbox:
         if media_type is not None:
             sha256 = self._adopt(staged, copied_sha256, size)
             data["media"] = {"sha256": sha256, "bytes": size, "type": media_type}
-        data.update(self._sidecar_fields(folder_fd, name))
+        if folder and "body" not in data:  # a title made from the name: the subfolder says which month, which village
+            data["title"] = f"{title_from_name(folder)} - {data['title']}"
+        data.update(self._sidecar_fields(folder_fd, leaf))
         now = self.now()
         data.setdefault("valid_from", now.isoformat())
         data.setdefault("valid_until", (now + timedelta(days=self.section.days)).isoformat())
@@ -450,6 +520,8 @@ class Inbox:
     # -- setting aside ------------------------------------------------------------
 
     def _set_aside(self, folder_fd: int, name: str, code: str, detail: str) -> str:
+        # `name` may be `Thang 11/Thong bao.jpg`: `folder_fd` is then its subfolder, and quarantine keeps both parts in one name.
+        leaf = name.rpartition("/")[2]
         """Move the file (and its sidecar) to quarantine/ with `<name>.reason.txt`; never delete anything.
 
         Links are moved as links (a rename never opens its target). Names in quarantine are shortened
@@ -459,9 +531,9 @@ class Inbox:
         line = reason_line(name, code, detail)
         try:
             quarantine.mkdir(parents=True, exist_ok=True)
-            target = quarantine_name(quarantine, name)
-            sidecar = sidecar_name(name, folder_fd)
-            os.replace(name, quarantine / target, src_dir_fd=folder_fd)
+            target = quarantine_name(quarantine, name.replace("/", " - "))
+            sidecar = sidecar_name(leaf, folder_fd)
+            os.replace(leaf, quarantine / target, src_dir_fd=folder_fd)
             if sidecar is not None:
                 os.replace(sidecar, quarantine / f"{target}.toml", src_dir_fd=folder_fd)
             write_reason(quarantine, target, line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,8 @@ RESCAN_SECONDS = 30.0  # network shares and some filesystems miss events: look a
 class _Marks(FileSystemEventHandler):
     """Runs in watchdog's thread: only notes that something happened (and which files were completed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
         self.dirty = threading.Event()
         self.lock = threading.Lock()
         self.closed: dict[str, float] = {}
@@ -34,7 +36,7 @@ class _Marks(FileSystemEventHandler):
         # A writer closing a file, or a finished copy renamed into place, marks it complete.
         finished = event.src_path if isinstance(event, FileClosedEvent) else event.dest_path if isinstance(event, FileMovedEvent) else ""
         if finished:
-            name = str(finished).rsplit("/", 1)[-1]
+            name = os.path.relpath(os.fsdecode(finished), self.folder)  # `Thang 11/Thong bao.jpg` in a subfolder
             with self.lock:
                 self.closed[name] = time.monotonic()
         self.dirty.set()
@@ -49,10 +51,10 @@ class InboxWatch:
         self.changed = changed
         data = config.board.data_dir
         self.inbox = Inbox(config, ContentStore(data / "media"), lambda: datetime.now(config.board.timezone))
-        self.marks = _Marks()
+        self.marks = _Marks(str(config.inbox.path))
         self.marks.dirty.set()  # the first tick looks at what is already there
         self.observer = Observer()
-        self.observer.schedule(self.marks, str(config.inbox.path), recursive=False)
+        self.observer.schedule(self.marks, str(config.inbox.path), recursive=True)  # subfolders are taken too
         self._last_scan = 0.0
 
     def start(self) -> None:
