@@ -178,3 +178,10 @@ def test_a_broken_file_in_a_subfolder_is_set_aside_with_its_reason(config: Board
     until(lambda: not (folder(config) / "Thang 11" / "hong.pdf").exists(), watch, seconds=30)
     (reason,) = reasons(config).values()
     assert reason.startswith("Thang 11/hong.pdf:") and reason[-1] == "\n" and reason.count("\n") == 1
+
+
+def test_the_settings_beside_a_file_in_a_subfolder_are_read_with_it(config: BoardConfig, watch: InboxWatch) -> None:
+    (folder(config) / "Thang 11").mkdir()
+    Image.new("RGB", (320, 240), (0, 0, 200)).save(folder(config) / "Thang 11" / "Hop dan.png")
+    (folder(config) / "Thang 11" / "Hop dan.toml").write_text('title = "Họp dân ấp 2"\n', encoding="utf-8")
+    until(lambda: titles(config) == {"Họp dân ấp 2"}, watch, seconds=30)
