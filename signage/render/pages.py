@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
@@ -18,19 +18,35 @@ class Layer:
     rect: pygame.Rect
 
 
+@dataclass(frozen=True, slots=True)
+class PackedLayer:
+    """A picture kept packed (a PDF page's band: a few hundred KB for 4.7 MB of pixels), made a surface when shown."""
+
+    unpack: Callable[[], pygame.Surface]
+    rect: pygame.Rect
+    held_bytes: int
+
+
 class ComposedOnShow(Sequence[pygame.Surface]):
-    """Pages composed when asked for: the slide's background, then page `i`'s picture (with a shadow) and marker.
+    """Pages composed when asked for: the slide's background, then page `i`'s picture (with a shadow) and its marks.
 
     A PDF page at 1080p is a picture of 1.6 MB on a slide of 7 MB: kept as whole slides, a 30-page
     document held 206 MB, and one composed while a video played added 41 MB for six pages on top of the
     video's. Composing a page costs a copy and two blits (about 2 ms at 1080p), once per page turn.
-    The last page composed is kept (it is on screen); nothing else is.
+    The last page composed is kept (it is on screen); nothing else is. A packed picture (a band of a
+    PDF page shown large) is unpacked when its page is composed, about 10 ms at 1080p.
     """
 
-    def __init__(self, background: pygame.Surface, pictures: Sequence[Layer], markers: Sequence[Layer | None], shadow: int) -> None:
+    def __init__(
+        self,
+        background: pygame.Surface,
+        pictures: Sequence[Layer | PackedLayer],
+        markers: Sequence[Layer | tuple[Layer, ...] | None],
+        shadow: int,
+    ) -> None:
         self._background = background
         self._pictures = tuple(pictures)
-        self._markers = tuple(markers)
+        self._markers = tuple(m if isinstance(m, tuple) else (m,) if m is not None else () for m in markers)
         self._shadow = shadow
         self._last: tuple[int, pygame.Surface] | None = None
 
@@ -41,7 +57,12 @@ class ComposedOnShow(Sequence[pygame.Surface]):
     def held_pages(self) -> int:
         """What this holds, in slides' worth of pixels: the background, the pictures and the page on screen."""
         slide = self._background.get_width() * self._background.get_height() * self._background.get_bytesize()
-        pictures = sum(layer.surface.get_width() * layer.surface.get_height() * layer.surface.get_bytesize() for layer in self._pictures)
+        pictures = sum(
+            layer.held_bytes
+            if isinstance(layer, PackedLayer)
+            else layer.surface.get_width() * layer.surface.get_height() * layer.surface.get_bytesize()
+            for layer in self._pictures
+        )
         return 2 + math.ceil(pictures / slide)
 
     @overload
@@ -62,9 +83,8 @@ class ComposedOnShow(Sequence[pygame.Surface]):
         slide = self._background.copy()
         picture = self._pictures[index]
         slide.fill((0, 0, 0), picture.rect.move(self._shadow, self._shadow))  # a hint of shadow: the page lies on the board
-        slide.blit(picture.surface, picture.rect)
-        marker = self._markers[index]
-        if marker is not None:
+        slide.blit(picture.unpack() if isinstance(picture, PackedLayer) else picture.surface, picture.rect)
+        for marker in self._markers[index]:
             slide.blit(marker.surface, marker.rect)
         self._last = (index, slide)
         return slide

@@ -18,7 +18,7 @@ from signage.model import Bulletin, Priority
 from signage.render import theme
 from signage.render.fonts import FontBook
 from signage.render.layout import Layout
-from signage.render.pages import ComposedOnShow, Layer
+from signage.render.pages import ComposedOnShow, Layer, PackedLayer
 from signage.render.typeset import Page, draw_lines, ellipsize, set_text, wrap
 from signage.vi import format_date
 
@@ -177,26 +177,48 @@ def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.
 
 
 def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> ComposedOnShow:
-    """A PDF as one slide per page: each page rendered at the size it is shown, on a calm background.
+    """A PDF as one slide per page, each rendered at the size it is shown, on a calm background.
 
+    A page too small to read whole (an A4 page of 12-pt text on a landscape screen) is shown as wide as
+    the slide, in bands cut between its lines, each a slide of its own under the bulletin's title.
     The pages are kept as their pictures and each is composed onto the slide when shown (`ComposedOnShow`).
     """
-    from signage.media.pdf import render_pages  # PDFium loads only on boards that show PDFs
+    from signage.media.pdf import PackedPicture, render_legible  # PDFium loads only on boards that show PDFs
 
     area = layout.slide.size
     pad = max(2, layout.padding // 3)
-    pictures = render_pages(media_path, (area[0] - 2 * pad, area[1] - 2 * pad))
-    background = gradient(area, theme.NORMAL.top, theme.NORMAL.bottom)
     font = fonts.get(max(9, layout.min_body_px * 2 // 3))
-    pages: list[Layer] = []
-    markers: list[Layer | None] = []
-    count = len(pictures)
-    pictures.reverse()  # popped in page order: each page's bytes are let go once they are its surface
+    title_font = fonts.get(max(9, layout.min_body_px * 3 // 4), bold=True)
+    title_h = title_font.get_linesize() + pad // 2
+    band_top = title_h + pad // 2
+    documents = render_legible(
+        media_path, (area[0] - 2 * pad, area[1] - 2 * pad), area[0] - 2 * pad, area[1] - band_top - pad, layout.min_body_px
+    )
+    background = gradient(area, theme.NORMAL.top, theme.NORMAL.bottom)
+    pages: list[Layer | PackedLayer] = []
+    markers: list[tuple[Layer, ...]] = []
+    count = len(documents)
+    title: Layer | None = None
+    documents.reverse()  # popped in page order: each page's bytes are let go once they are its surface
     for number in range(1, count + 1):
-        page = picture_surface(pictures.pop())
-        pages.append(Layer(page, page.get_rect(center=(area[0] // 2, area[1] // 2))))
-        marker = font.render(f"Trang {number}/{count}", True, theme.NORMAL.title) if count > 1 else None
-        markers.append(Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))) if marker else None)
+        bands = documents.pop()
+        for part, picture in enumerate(bands, start=1):
+            if isinstance(picture, PackedPicture):
+                rect = pygame.Rect((0, 0), picture.size)
+                rect.midtop = (area[0] // 2, band_top)
+                pages.append(PackedLayer(lambda p=picture: picture_surface(p.unpack()), rect, len(picture.packed)))
+                where = f"Trang {number}/{count} · phần {part}/{len(bands)}" if count > 1 else f"Phần {part}/{len(bands)}"
+                mark = font.render(where, True, theme.NORMAL.title)
+                if title is None:
+                    room = area[0] - 3 * pad - mark.get_width()
+                    text = title_font.render(ellipsize(bulletin.title, title_font, room), True, theme.NORMAL.title)
+                    title = Layer(text, text.get_rect(midleft=(pad, title_h // 2)))
+                markers.append((title, Layer(mark, mark.get_rect(midright=(area[0] - pad, title_h // 2)))))
+                continue
+            page = picture_surface(picture)
+            pages.append(Layer(page, page.get_rect(center=(area[0] // 2, area[1] // 2))))
+            marker = font.render(f"Trang {number}/{count}", True, theme.NORMAL.title) if count > 1 else None
+            markers.append((Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))),) if marker else ())
     return ComposedOnShow(background, pages, markers, shadow=pad // 2)
 
 
