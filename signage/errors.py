@@ -6,7 +6,8 @@
     ├── FeedRejected             a district feed refused: signature, rollback, expiry, shape
     ├── FetchError               the network: unreachable, timeout, bad HTTP answer
     ├── MediaError               a media file: unsupported, corrupt, over a limit
-    │   └── OverLimit            a notice too long for a board, a package too big, a decode too slow
+    │   ├── OverLimit            a notice too long for a board, a package too big, a decode too slow
+    │   └── NeedsPages           the file should be shown as its pages (converted to PDF)
     ├── StoreError               the local cache and its database
     │   ├── StoreDamaged         the board's database is damaged (moved aside and rebuilt)
     │   └── DiskFull             no room left on the board's disk to write
@@ -50,6 +51,10 @@ class MediaError(SignageError):
 
 class OverLimit(MediaError):
     """A file that may be sound but is more than a board takes (signage/limits.py, signage/media/package.py)."""
+
+
+class NeedsPages(MediaError):
+    """The file should be shown as its pages (converted to PDF): its tables or pictures do not fit a text slide."""
 
 
 class StoreError(SignageError):
