@@ -39,15 +39,20 @@ class FeedSection:
     cache_bytes: int = 16 * 1024**3  # the media store's disk budget
 
 
+SET_ASIDE_FOLDER = "_KHONG_HIEN_THI"  # "not shown": the drop folder's own quarantine, seen over the share
+
+
 @dataclass(frozen=True, slots=True)
 class InboxSection:
     path: Path
     days: float = 7.0  # a local notice without its own validity shows this long after it is taken
     settle_seconds: float = 1.0  # a file's size and time must hold still this long before it is taken
+    quarantine_dir: Path | None = None  # where set-aside files go; None: SET_ASIDE_FOLDER inside the drop folder
 
     @property
     def quarantine(self) -> Path:
-        return self.path.parent / "quarantine"
+        # Inside the drop folder by default, so a clerk who only has the share sees the file and its reason.
+        return self.path / SET_ASIDE_FOLDER if self.quarantine_dir is None else self.quarantine_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,13 +278,14 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> BoardConfig:
 
     inbox = None
     if "inbox" in raw:
-        t = Table(path, "inbox", raw["inbox"], {"path", "days", "settle_seconds"})
+        t = Table(path, "inbox", raw["inbox"], {"path", "days", "settle_seconds", "quarantine"})
         inbox_path = t.path_value("path", required=True)
         assert inbox_path is not None
         inbox = InboxSection(
             path=inbox_path,
             days=float(t.number("days", 7, 0.01, 3650)),
             settle_seconds=float(t.number("settle_seconds", 1.0, 0.1, 60)),
+            quarantine_dir=t.path_value("quarantine"),
         )
 
     playlists: tuple[Path, ...] = ()

@@ -111,6 +111,9 @@ def board_status(config: BoardConfig, now: datetime) -> dict[str, Any]:
 
         status["inbox"] = str(config.inbox.path)
         status["quarantine"] = quarantined(config.inbox)
+        # Where the clerk finds them: `_KHONG_HIEN_THI` in the share, or the folder the config names.
+        aside = config.inbox.quarantine
+        status["quarantine_dir"] = aside.name if aside.parent == config.inbox.path else str(aside)
     status["reports_queued"] = _reports_queued(config)
     status["disk_free_bytes"], status["disk_full"] = _disk(config)
     if status["disk_full"]:  # the board's own writes fail first: say why, whatever else went wrong
@@ -214,9 +217,19 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         ready = "ready" if entry["ready"] else entry.get("why_not") or "not ready"
         lines.append(f"  {entry['id']} r{entry['revision']} {entry['kind']} {entry['source']} {entry['priority']}: {ready}")
     for entry in status["quarantine"]:
-        lines.append(f"quarantine: {entry['reason']}")
+        lines.append(f"để riêng {status.get('quarantine_dir', 'quarantine')}/{entry['file']}: {_in_vietnamese(entry['reason'])}")
     for incident in status.get("incidents", [])[:3]:
         lines.append(f"incident {incident['at']}: {incident['detail']}")
     if status.get("last_error"):
         lines.append(f"last error: {status['last_error']}")
     return lines
+
+
+def _in_vietnamese(reason: str) -> str:
+    """A reason file's line (`name: vietnamese / english (detail)`) as the clerk reads it: the Vietnamese alone."""
+    from signage.inbox.rules import REASONS
+
+    for vietnamese, english in REASONS.values():
+        if f": {vietnamese} / {english}" in reason:
+            return vietnamese
+    return reason  # not one of ours, or from an older board: as written

@@ -28,6 +28,20 @@ KINDS: dict[str, tuple[Kind, str | None]] = {
     ".mp3": (Kind.AUDIO, "audio/mpeg"),
     ".ogg": (Kind.AUDIO, "audio/ogg"),
     ".m4a": (Kind.AUDIO, "audio/mp4"),
+    # Phone and camera files keep the feed's types: the type says how the board plays it, the bytes name the
+    # container (signage/media/probe.py CONTAINERS), and the streams in them say video or sound.
+    ".mov": (Kind.VIDEO, "video/mp4"),
+    ".avi": (Kind.VIDEO, "video/mp4"),
+    ".wmv": (Kind.VIDEO, "video/mp4"),
+    ".mpg": (Kind.VIDEO, "video/mp4"),
+    ".mpeg": (Kind.VIDEO, "video/mp4"),
+    ".3gp": (Kind.VIDEO, "video/mp4"),
+    ".wav": (Kind.AUDIO, "audio/mp4"),
+    ".aac": (Kind.AUDIO, "audio/mp4"),
+    ".amr": (Kind.AUDIO, "audio/mp4"),
+    ".flac": (Kind.AUDIO, "audio/mp4"),
+    ".wma": (Kind.AUDIO, "audio/mp4"),
+    ".opus": (Kind.AUDIO, "audio/ogg"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import math
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pypdfium2.raw as pdfium_raw
 from PIL import Image
 
 from signage.errors import MediaError
+from signage.limits import MAX_TITLE_CHARS
 from signage.media.images import FORMATS, decode_image
 from signage.media.pdf import PDFIUM_LOCK
 from signage.media.sniff import sniff_file
@@ -26,6 +28,20 @@ from signage.media.sniff import sniff_file
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm"})
 PDF_TYPE = "application/pdf"
 AUDIO_TYPES = frozenset({"audio/mpeg", "audio/ogg", "audio/mp4"})
+
+# The feed's few media types say how a board plays a file (a video, a sound); the container is read from the bytes
+# and opened with its own demuxer, never FFmpeg's guess (which would follow a playlist to other files). So phone and
+# camera files keep the types every board and the hub already know: a .MOV, .avi, .wmv, .mpg or .3gp is a
+# "video/mp4" to play, a .wav, .aac, .amr, .flac, .wma or an Android .m4a an "audio/mp4"; an .opus is Ogg.
+CONTAINERS: dict[str, frozenset[str]] = {
+    "video/mp4": frozenset({"mov", "avi", "asf", "mpeg", "mpegts"}),
+    "video/webm": frozenset({"matroska"}),
+    "audio/mp4": frozenset({"mov", "wav", "aac", "amr", "flac", "asf"}),
+    "audio/ogg": frozenset({"ogg"}),
+    "audio/mpeg": frozenset({"mp3"}),
+}
+AV_HEAD_BYTES = 4096
+ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 
 MAX_VIDEO_LONG_SIDE = 7680  # 8K UHD, landscape or portrait
 MAX_VIDEO_SHORT_SIDE = 4320
@@ -54,6 +70,7 @@ class Probe:
     height: int | None
     seconds: float | None  # video or audio duration
     pages: int | None  # PDF page count
+    title: str | None = None  # a video's or a recording's own title tag
 
 
 def probe(path: Path, media_type: str) -> Probe:
@@ -67,6 +84,91 @@ def probe(path: Path, media_type: str) -> Probe:
     if media_type in AUDIO_TYPES:
         return _probe_audio(path, media_type)
     raise MediaError(f"{path}: unsupported type {media_type!r} (expected an image, an MP4 or WebM video, a PDF, or MP3, OGG or M4A audio)")
+
+
+def av_container(head: bytes) -> str | None:
+    """The FFmpeg demuxer for a video or sound file's leading bytes (an ID3 tag already skipped), or None."""
+    if head[4:8] == b"ftyp" or head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mov"  # MP4, QuickTime, 3GP, M4A: one box format, whatever the brand
+    if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
+        return "avi" if head[8:12] == b"AVI " else "wav"
+    if head.startswith(ASF_GUID):
+        return "asf"  # .wmv and .wma
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "mpeg"  # MPEG program stream: .mpg, .vob
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
+        return "mpegts"  # a camcorder's .mts
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"#!AMR\n"):
+        return "amr"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "aac"  # ADTS: sync, layer 0
+    if len(head) > 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 1) & 0b11:
+        return "mp3"
+    return None
+
+
+def read_av_container(path: Path) -> str | None:
+    """`av_container` of a file; an ID3 tag in front (MP3, sometimes AAC or FLAC) is stepped over."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(AV_HEAD_BYTES)
+            if head.startswith(b"ID3") and len(head) >= 10:
+                size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+                handle.seek(10 + size)
+                after = handle.read(AV_HEAD_BYTES)
+                found = av_container(after)
+                return found if found in ("aac", "flac") else "mp3"
+    except FileNotFoundError:
+        raise MediaError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read: {exc.strerror}") from None
+    return av_container(head)
+
+
+def judge(path: Path) -> Probe:
+    """What a video or sound file is, by its bytes and its streams, whatever its name: probed as that.
+
+    A file with a picture stream (cover art aside) is a video; one with sound only, an Android recording in an
+    MP4 box among them, is audio.
+    """
+    container_name = read_av_container(path)
+    if container_name is None:
+        raise MediaError(f"{path}: not a video or sound file the board knows")
+    with _opened(path, container_name, "file") as container:
+        has_picture = bool(_picture_streams(container))
+    if has_picture:
+        media_type = "video/webm" if container_name == "matroska" else "video/mp4"
+        return _probe_video(path, media_type)
+    media_type = {"ogg": "audio/ogg", "mp3": "audio/mpeg"}.get(container_name, "audio/mp4")
+    return _probe_audio(path, media_type)
+
+
+def _picture_streams(container: av.container.InputContainer) -> list[av.video.VideoStream]:
+    # Cover art in an audio file is a one-frame "video" stream marked as an attached picture.
+    return [stream for stream in container.streams.video if not stream.disposition & av.stream.Disposition.attached_pic]
+
+
+def _opened(path: Path, container_name: str, noun: str) -> av.container.InputContainer:
+    try:
+        return av.open(str(path), format=container_name, metadata_errors="ignore", timeout=VIDEO_IO_TIMEOUT_SECONDS)
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: not a readable {noun} ({exc.strerror})") from None
+
+
+def title_tag(container: av.container.InputContainer) -> str | None:
+    """The file's own title (a phone's or an editor's `title` tag), cleaned to one line; None when it has none."""
+    for metadata in [container.metadata, *(stream.metadata for stream in container.streams)]:
+        raw = metadata.get("title") or metadata.get("TITLE") or ""
+        shown = " ".join("".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in raw).split())
+        if shown:
+            return unicodedata.normalize("NFC", shown)[:MAX_TITLE_CHARS]
+    return None
 
 
 def _check_declared(path: Path, media_type: str) -> None:
@@ -100,12 +202,12 @@ def _probe_video(path: Path, media_type: str) -> Probe:
 def _probe_av(
     path: Path, media_type: str, nouns: tuple[str, str], inspect: Callable[[Path, str, av.container.InputContainer], Probe]
 ) -> Probe:
-    """Open a video or audio file with PyAV within a time-out, inspect it, and always close it."""
-    _check_declared(path, media_type)
-    try:
-        container = av.open(str(path), metadata_errors="ignore", timeout=VIDEO_IO_TIMEOUT_SECONDS)
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: not a readable {nouns[0]} ({exc.strerror})") from None
+    """Open a video or audio file with PyAV within a time-out, by the demuxer its bytes name, inspect it, and always close it."""
+    container_name = read_av_container(path)
+    if container_name not in CONTAINERS[media_type]:
+        named = next((declared for declared, names in CONTAINERS.items() if container_name in names), None)
+        raise MediaError(f"{path}: content is {named or 'of no known type'}, not {media_type}")
+    container = _opened(path, container_name, nouns[0])
     try:
         return inspect(path, media_type, container)
     except av.FFmpegError as exc:
@@ -115,15 +217,12 @@ def _probe_av(
 
 
 def _inspect_video(path: Path, media_type: str, container: av.container.InputContainer) -> Probe:
-    streams = [
-        stream
-        for stream in container.streams.video
-        # Cover art in an audio file is a one-frame "video" stream marked as an attached picture.
-        if stream.codec_context is not None and not stream.disposition & av.stream.Disposition.attached_pic
-    ]
-    if not streams:
+    pictures = _picture_streams(container)
+    if not pictures:
         raise MediaError(f"{path}: no decodable video stream")
-    stream = streams[0]
+    stream = pictures[0]
+    if stream.codec_context is None:
+        raise MediaError(f"{path}: no decodable video stream (no decoder for {_codec_tag(stream)})")
     seconds = _duration_seconds(container, stream)
     if seconds is None:
         raise MediaError(f"{path}: video duration unknown")
@@ -137,7 +236,18 @@ def _inspect_video(path: Path, media_type: str, container: av.container.InputCon
         raise MediaError(f"{path}: no decodable video stream{reason}")
     width, height = frame.width, frame.height
     _check_video_size(path, width, height)
-    return Probe(media_type, width, height, seconds, None)
+    from signage.media.video import upright_turn  # pygame loads only where video plays
+
+    if upright_turn(frame, stream) in (90, 270):
+        width, height = height, width  # a portrait phone video is as tall as it is shown
+    return Probe(media_type, width, height, seconds, None, title_tag(container))
+
+
+def _codec_tag(stream: av.stream.Stream) -> str:
+    try:
+        return f"codec {stream.codec_tag!r}"  # the fourcc an old camera wrote
+    except (AttributeError, ValueError):
+        return "an unknown codec"
 
 
 def _duration_seconds(container: av.container.InputContainer, stream: av.video.VideoStream | av.audio.AudioStream) -> float | None:
@@ -184,10 +294,13 @@ def _probe_audio(path: Path, media_type: str) -> Probe:
 
 
 def _inspect_audio(path: Path, media_type: str, container: av.container.InputContainer) -> Probe:
-    streams = [stream for stream in container.streams.audio if stream.codec_context is not None]
-    if not streams:
+    if not container.streams.audio:
         raise MediaError(f"{path}: no decodable audio stream")
-    stream = streams[0]
+    if _picture_streams(container):
+        raise MediaError(f"{path}: it has a picture: a video, not a sound file")
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:
+        raise MediaError(f"{path}: no decodable audio stream (no decoder for {_codec_tag(stream)})")
     seconds = _duration_seconds(container, stream)
     if seconds is None:
         raise MediaError(f"{path}: audio duration unknown")
@@ -197,7 +310,7 @@ def _inspect_audio(path: Path, media_type: str, container: av.container.InputCon
     if not decoded:
         reason = f" ({stream.codec_context.name}: {error.strerror})" if error else ""
         raise MediaError(f"{path}: no decodable audio stream{reason}")
-    return Probe(media_type, None, None, seconds, None)
+    return Probe(media_type, None, None, seconds, None, title_tag(container))
 
 
 def _first_audio_frame(container: av.container.InputContainer, stream: av.audio.AudioStream) -> tuple[bool, av.FFmpegError | None]:

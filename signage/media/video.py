@@ -7,6 +7,7 @@ shown; frames that arrive too late are dropped and counted, never played in slow
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import deque
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import av
 import av.container
+import av.filter
 import av.video
 import pygame
 from av.video.reformatter import VideoReformatter
@@ -66,6 +68,72 @@ class Stats:
     last_pts: float = -1.0
 
 
+def upright_turn(frame: av.VideoFrame, stream: av.video.VideoStream) -> int:
+    """Degrees counter-clockwise (0, 90, 180, 270) that stand the stored picture upright.
+
+    A phone records sideways and says how to turn it: a display matrix (the frame's `rotation`, counter-clockwise),
+    or in older files a `rotate` tag (clockwise).
+    """
+    degrees = float(frame.rotation or 0)
+    if not degrees:
+        try:
+            degrees = -float(stream.metadata.get("rotate", 0))
+        except ValueError:
+            degrees = 0.0
+    return round(degrees / 90) % 4 * 90
+
+
+class Upright:
+    """A filter graph that deinterlaces (bwdif, only frames flagged interlaced) and turns the picture upright.
+
+    Built only for a clip that needs it; others keep the direct path. bwdif holds one frame back, given out at `flush`.
+    """
+
+    def __init__(self, first: av.VideoFrame, time_base: object, *, turn: int, interlaced: bool) -> None:
+        self.turn, self.interlaced = turn, interlaced
+        self._template = (first.width, first.height, first.format.name, time_base)
+        self._build()
+
+    @staticmethod
+    def needed(turn: int, interlaced: bool) -> bool:
+        return bool(turn) or interlaced
+
+    def _build(self) -> None:
+        width, height, pixel_format, time_base = self._template
+        graph = av.filter.Graph()
+        nodes = [graph.add_buffer(width=width, height=height, format=pixel_format, time_base=time_base)]
+        if self.interlaced:
+            # bwdif over yadif: as fast here, and fewer stair steps on text. deint=interlaced: progressive frames pass.
+            nodes.append(graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"))
+        if self.turn == 90:
+            nodes.append(graph.add("transpose", "cclock"))
+        elif self.turn == 270:
+            nodes.append(graph.add("transpose", "clock"))
+        elif self.turn == 180:
+            nodes.extend((graph.add("hflip"), graph.add("vflip")))
+        nodes.append(graph.add("buffersink"))
+        for before, after in itertools.pairwise(nodes):
+            before.link_to(after)
+        graph.configure()
+        self._graph = graph
+
+    def push(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """What comes out after `frame` goes in (None: the end, everything held back)."""
+        self._graph.push(frame)
+        out: list[av.VideoFrame] = []
+        while True:
+            try:
+                out.append(self._graph.vpull())
+            except (av.BlockingIOError, av.EOFError):
+                return out
+
+    def flush(self) -> list[av.VideoFrame]:
+        return self.push(None)
+
+    def reset(self) -> None:
+        self._build()
+
+
 def _frame_size(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     """Fit `source` in `box`, the width a multiple of 16 so each row of BGRA pixels has no padding."""
     width, height = fit_size(source, box)
@@ -88,8 +156,6 @@ class VideoClip:
             self.stream: av.video.VideoStream = streams[0]
             self.has_audio = bool(self.container.streams.audio)
             self.stream.thread_type = "AUTO"  # frame and slice threads, as ffmpeg would
-            context = self.stream.codec_context
-            self.size = _frame_size((context.width, context.height), box)
             self.duration = self._duration()
             self.start_pts = float(self.stream.start_time * self.stream.time_base) if self.stream.start_time is not None else 0.0
             # Kept for the clip: a scaler set up afresh for each frame is set up 30 times a second.
@@ -97,6 +163,20 @@ class VideoClip:
             self._converter = VideoReformatter()
             self._packets = self.container.demux(self.stream)
             self._pending: deque[av.VideoFrame] = deque()
+            self._upright: Upright | None = None
+            self._flushed = False
+            raw = self._decoded()
+            if raw is None:
+                raise MediaError(f"{path}: no decodable video frame")
+            self.turn = upright_turn(raw, self.stream)
+            self.interlaced = bool(raw.interlaced_frame)
+            if Upright.needed(self.turn, self.interlaced):
+                self._upright = Upright(raw, self.stream.time_base, turn=self.turn, interlaced=self.interlaced)
+                self._pending.extendleft(reversed(self._upright.push(raw)))
+            else:
+                self._pending.appendleft(raw)
+            shown = (raw.height, raw.width) if self.turn in (90, 270) else (raw.width, raw.height)
+            self.size = _frame_size(shown, box)  # the player fits the upright picture
             first = self.next_frame()
             if first is None:
                 raise MediaError(f"{path}: no decodable video frame")
@@ -112,22 +192,34 @@ class VideoClip:
             return self.container.duration / av.time_base
         raise MediaError(f"{self.path}: video of unknown length")
 
+    def _decoded(self) -> av.VideoFrame | None:
+        """The next frame out of the decoder (and the upright filter, once it is set up), or None at the end."""
+        while not self._pending:
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                if self._upright is None or self._flushed:
+                    return None
+                self._flushed = True
+                self._pending.extend(self._upright.flush())
+                continue
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                continue  # one damaged packet: the decoder resyncs at the next keyframe
+            for frame in frames:
+                self._pending.extend(self._upright.push(frame) if self._upright is not None else (frame,))
+        return self._pending.popleft()
+
     def next_frame(self, into: bytearray | None = None) -> tuple[float, bytes | bytearray] | None:
         """The next decoded frame as (seconds from the clip's start, BGRA pixels at `size`), or None at the end.
 
         With `into`, the pixels are copied into that buffer (reused frame after frame: no new 8 MB
         allocation per frame, which fragments the heap over a day of video).
         """
-        while not self._pending:
-            try:
-                packet = next(self._packets)
-            except StopIteration:
-                return None
-            try:
-                self._pending.extend(packet.decode())
-            except av.InvalidDataError:
-                continue  # one damaged packet: the decoder resyncs at the next keyframe
-        frame = self._pending.popleft()
+        frame = self._decoded()
+        if frame is None:
+            return None
         # Scaled in its own YUV (4:2:0: a quarter of the chroma to scale), then turned into BGRA at that size
         # by swscale's unscaled SIMD converter. One pass from YUV to scaled BGRA cost 1.5x the CPU (bench/media.py,
         # whose ffmpeg floor runs the same two passes). swscale's slice threads, as ffmpeg's scale filter: the same
@@ -144,6 +236,9 @@ class VideoClip:
         self.container.seek(0)
         self._packets = self.container.demux(self.stream)
         self._pending.clear()
+        self._flushed = False
+        if self._upright is not None:
+            self._upright.reset()
 
     def close(self) -> None:
         self.container.close()

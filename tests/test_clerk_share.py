@@ -1,0 +1,130 @@
+"""The clerk sees why, where the clerk looks: what cannot be shown is set aside inside the shared drop folder
+(`_KHONG_HIEN_THI/`) with its Vietnamese reason beside it and in `signage status`; the share install.sh sets up.
+
+Real drop folders with real files, a real Inbox with its clock passed in, the real install.sh.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from PIL import Image
+
+from signage.config import BoardConfig, load_config
+from signage.inbox.ingest import Inbox
+from signage.model import Bulletin, Source
+from signage.status import board_status, status_lines
+from signage.store.db import Store
+from signage.store.files import ContentStore
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=ZONE)  # a Monday
+INSTALL = Path(__file__).resolve().parent.parent / "kiosk" / "install.sh"
+SET_ASIDE = "_KHONG_HIEN_THI"
+
+
+def board(tmp_path: Path, extra: str = "") -> BoardConfig:
+    path = tmp_path / "board.toml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            [board]
+            id = "tan-quan"
+            name = "UBND xã Tân Quan"
+            data_dir = "state"
+            [inbox]
+            path = "bangtin"
+            settle_seconds = 0.6
+            """
+        )
+        + extra,
+        encoding="utf-8",
+    )
+    loaded = load_config(path)
+    assert loaded.inbox is not None
+    loaded.inbox.path.mkdir(parents=True)
+    return loaded
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> BoardConfig:
+    return board(tmp_path)
+
+
+def folder(config: BoardConfig) -> Path:
+    assert config.inbox is not None
+    return config.inbox.path
+
+
+def poll(config: BoardConfig, now: datetime = NOW, looks: int = 1) -> list[str]:
+    """Looks at the drop folder with the board's clock at `now`, no settling (the files are written whole)."""
+    inbox = Inbox(config, ContentStore(config.board.data_dir / "media"), lambda: now)
+    store = Store(config.board.data_dir / "board.db")
+    changes: list[str] = []
+    try:
+        for _ in range(looks):
+            changes += inbox.poll(store, time.monotonic(), settle=0, patience=0)
+    finally:
+        store.close()
+    return changes
+
+
+def held(config: BoardConfig) -> dict[str, Bulletin]:
+    store = Store(config.board.data_dir / "board.db")
+    try:
+        return {bulletin.title: bulletin for bulletin in store.bulletins(Source.INBOX)}
+    finally:
+        store.close()
+
+
+def photo(path: Path) -> None:
+    Image.new("RGB", (800, 600), (30, 110, 190)).save(path)
+
+
+# -- 1. set aside inside the share ------------------------------------------------------------------
+
+
+def test_a_file_that_cannot_be_shown_is_set_aside_inside_the_drop_folder_with_its_reason_beside_it(config: BoardConfig) -> None:
+    (folder(config) / "rong.txt").write_bytes(b"")  # a copy that failed: nothing in it
+    poll(config)
+    aside = folder(config) / SET_ASIDE
+    assert (aside / "rong.txt").exists() and not (folder(config) / "rong.txt").exists()
+    reason = (aside / "rong.txt.reason.txt").read_text(encoding="utf-8")
+    assert reason.startswith("rong.txt: tệp rỗng") and reason.count("\n") == 1
+    assert not (config.path.parent / "quarantine").exists()
+
+
+def test_a_file_in_the_set_aside_folder_is_never_taken_again_however_often_the_folder_is_looked_at(config: BoardConfig) -> None:
+    (folder(config) / "rong.txt").write_bytes(b"")
+    poll(config)
+    aside = folder(config) / SET_ASIDE
+    photo(aside / "Anh dep.jpg")  # a good photo the clerk dropped into the wrong folder: set aside is not a way in
+    (aside / "ghi chu.txt").write_text("Ghi chú của cán bộ", encoding="utf-8")
+    changes = poll(config, looks=3)
+    assert changes == [] and held(config) == {}
+    assert sorted(p.name for p in aside.iterdir()) == ["Anh dep.jpg", "ghi chu.txt", "rong.txt", "rong.txt.reason.txt"]
+
+
+def test_a_board_whose_config_names_a_quarantine_elsewhere_keeps_it(tmp_path: Path) -> None:
+    config = board(tmp_path, 'quarantine = "quarantine"\n')
+    (folder(config) / "rong.txt").write_bytes(b"")
+    poll(config)
+    assert (tmp_path / "quarantine" / "rong.txt.reason.txt").read_text(encoding="utf-8").startswith("rong.txt: tệp rỗng")
+    assert not (folder(config) / SET_ASIDE).exists()
+
+
+def test_signage_status_lists_each_set_aside_file_with_its_reason_in_vietnamese_and_where_it_lies(config: BoardConfig) -> None:
+    (folder(config) / "Thang 11").mkdir()
+    (folder(config) / "Thang 11" / "Hop dan.txt").write_bytes(b"")
+    (folder(config) / "rong.txt").write_bytes(b"")
+    poll(config)
+    lines = [line for line in status_lines(board_status(config, NOW)) if "để riêng" in line]
+    assert lines == [
+        f"để riêng {SET_ASIDE}/Thang 11 - Hop dan.txt: tệp rỗng",
+        f"để riêng {SET_ASIDE}/rong.txt: tệp rỗng",
+    ]
