@@ -41,6 +41,7 @@ from signage.inbox.rules import (
 )
 from signage.inbox.sidecar import SIDECAR_MAX_BYTES, decode_settings, expiry_problem, is_settings_name, parse_settings, settings_names
 from signage.media.docxfile import read_docx
+from signage.media.images import take_image
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
@@ -434,9 +435,17 @@ class Inbox:
                 data["title"], data["body"] = read_docx(staged)
             else:
                 assert media_type is not None
-                sniffed = sniff_file(staged)
-                if sniffed != media_type:
-                    raise _SetAside("impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniffed or 'something else'}")
+                if kind is Kind.IMAGE:  # judged by its bytes: a PNG named .jpg is taken, a HEIC becomes the JPEG it plays as
+                    taken = take_image(staged)
+                    if taken is None:
+                        raise _SetAside(
+                            "impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniff_file(staged) or 'no image'}"
+                        )
+                    media_type, copied_sha256, size = taken
+                else:
+                    sniffed = sniff_file(staged)
+                    if sniffed != media_type:
+                        raise _SetAside("impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniffed or 'something else'}")
                 found = probe(staged, media_type)
                 seconds, pages = found.seconds, found.pages
         except MediaError as exc:

@@ -47,6 +47,21 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+
+
+def looks_like_image(head: bytes) -> bool:
+    """Whether the leading bytes begin a picture the drop folder takes (JPEG, PNG, WebP, HEIF, GIF, BMP, TIFF).
+
+    So a damaged photo is told apart from a file that was never a picture (a web page saved as .jpg).
+    """
+    if sniff(head) in ("image/jpeg", "image/png", "image/webp"):
+        return True
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return True
+    return head.startswith((b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*"))
+
+
 def _mpeg_audio_frame(head: bytes) -> bool:
     """An MPEG audio frame header: 11-bit sync, and no reserved version, layer, bitrate or sample rate.
 
