@@ -18,7 +18,8 @@ set -eu
 usage() {
     cat <<'EOF'
 usage: install.sh [--board-id ID] [--name NAME] [--hub URL | --feed-url URL --feed-key KEY] [--inbox PATH]
-                  [--prefix DIR] [--config FILE] [--root DIR] [--no-apt] [--dry-run] [--uninstall]
+                  [--prefix DIR] [--config FILE] [--root DIR] [--no-apt] [--no-share] [--dry-run] [--uninstall]
+       install.sh --print-share-conf PATH
   --board-id ID     the board's id, as in bulletins' "boards" (a-z, 0-9, -)
   --name NAME       the commune's name shown in the header, e.g. "UBND xã Tân Quan"
   --hub URL         the hub's address (optional), e.g. https://hub.example/: the board asks it to take it,
@@ -30,6 +31,9 @@ usage: install.sh [--board-id ID] [--name NAME] [--hub URL | --feed-url URL --fe
   --config FILE     the board's config (default /etc/signage/board.toml); written only when absent
   --root DIR        install under DIR instead of / (no user, packages or systemctl)
   --no-apt          do not install missing Debian packages
+  --no-share        do not set up the Samba share \\<this PC>\bangtin of the drop folder (user bangtin, a
+                    password printed once); by default it is set up when there is a drop folder
+  --print-share-conf PATH  print the share's smb.conf section for the drop folder PATH, change nothing
   --dry-run         say what would be done, change nothing
   --uninstall       disable and remove the units, udev rule and prefix (keeps /var/lib/signage, /etc/signage)
 Without the answers and on a terminal, it asks; the config's answers are not needed when it exists.
@@ -41,7 +45,29 @@ usage_error() { echo "install.sh: $*" >&2; usage >&2; exit 2; }
 say() { echo "install.sh: $*"; }
 
 board_id='' name='' hub='' feed_url='' feed_key='' inbox='' root='' prefix=/opt/signage config=/etc/signage/board.toml
-dry_run=0 uninstall=0 use_apt=1
+dry_run=0 uninstall=0 use_apt=1 share=1
+
+# share_conf PATH: the smb.conf section sharing the drop folder PATH as \\<this PC>\bangtin. Only the office's
+# bangtin user (a Samba password, no login) may connect; what it writes is the signage user's, so the board reads
+# it and the clerk may delete what was set aside. Links are never followed: the board refuses them anyway.
+share_include='include = /etc/samba/signage-bangtin.conf'
+share_conf() {
+    cat <<EOF
+[bangtin]
+   comment = Bang tin: tep de hien thi
+   path = $1
+   valid users = bangtin
+   guest ok = no
+   read only = no
+   browseable = yes
+   force user = signage
+   force group = signage
+   create mask = 0644
+   directory mask = 0755
+   follow symlinks = no
+   wide links = no
+EOF
+}
 while [ $# -gt 0 ]; do
     case "$1" in
         --board-id|--name|--hub|--feed-url|--feed-key|--inbox|--prefix|--config|--root)
@@ -55,6 +81,11 @@ while [ $# -gt 0 ]; do
         --dry-run) dry_run=1; shift ;;
         --uninstall) uninstall=1; shift ;;
         --no-apt) use_apt=0; shift ;;
+        --no-share) share=0; shift ;;
+        --print-share-conf)
+            [ $# -ge 2 ] || usage_error "$1 needs the drop folder's path"
+            case "$2" in /*) ;; *) usage_error "$1: the drop folder's path must be absolute" ;; esac
+            share_conf "$2"; exit 0 ;;
         -h|--help) usage; exit 0 ;;
         *) usage_error "unknown option: $1" ;;
     esac
@@ -115,12 +146,18 @@ if [ "$uninstall" = 1 ]; then
     remove_path /etc/udev/rules.d/99-signage-usb.rules
     remove_path /etc/systemd/journald.conf.d/signage.conf
     remove_path "$prefix"
+    if [ -f "$root/etc/samba/smb.conf" ] && grep -qxF "$share_include" "$root/etc/samba/smb.conf"; then
+        changed=1
+        run sed -i "\\|^$share_include\$|d" "$root/etc/samba/smb.conf"
+    fi
+    remove_path /etc/samba/signage-bangtin.conf
     if systemd_running && [ "$changed" = 1 ]; then
         run systemctl daemon-reload
         run udevadm control --reload || true
     fi
     say "kept $state_dir (the board's cache and database), $(dirname "$config") (its config) and the signage user;"
     say "remove them by hand if the board is retired: rm -rf $state_dir $(dirname "$config"); userdel signage"
+    say "kept the Samba user bangtin, if any: smbpasswd -x bangtin; userdel bangtin"
     exit 0
 fi
 
@@ -160,6 +197,14 @@ trap 'rm -rf "$tmp"' EXIT
 
 # 1. Debian packages the board needs: Python's venv, rsync, a bare X server (no desktop).
 packages="python3 python3-venv rsync xserver-xorg-core xserver-xorg-input-libinput xinit x11-xserver-utils"
+# The drop folder shared as \\<this PC>\bangtin: the config's, once it exists (it is never rewritten), else the answer.
+share_path=$inbox
+if [ -f "$root$config" ]; then
+    share_path=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb")).get("inbox", {}).get("path", ""))' \
+        "$root$config" 2>/dev/null || true)
+fi
+case "$share_path" in /*) ;; *) share=0 ;; esac
+if [ "$share" = 1 ]; then packages="$packages samba"; fi
 if [ -z "$root" ] && [ "$use_apt" = 1 ] && command -v dpkg-query >/dev/null; then
     missing=''
     for p in $packages; do
@@ -288,6 +333,44 @@ if [ -n "$hub" ]; then
     else
         say "joining $hub failed (above); the board plays without it. Once the hub answers, run again: $0 --hub $hub"
     fi
+fi
+
+# 4c. The share the clerk's guide promises, \\<this PC>\bangtin: its section in a file of its own, included once from
+# smb.conf; the office's bangtin user (no login, no home) with a password made here and printed this once only.
+if [ "$share" = 1 ]; then
+    share_conf "$share_path" >"$tmp/bangtin.conf"
+    share_changed=1  # smbd reloads only when its config or users change
+    if [ -f "$root/etc/samba/signage-bangtin.conf" ] && cmp -s "$tmp/bangtin.conf" "$root/etc/samba/signage-bangtin.conf"; then share_changed=0; fi
+    install_file "$tmp/bangtin.conf" /etc/samba/signage-bangtin.conf 0644
+    if [ ! -f "$root/etc/samba/smb.conf" ]; then
+        say "no /etc/samba/smb.conf (Samba is not installed here): the share is not included yet; run again once it is"
+    elif grep -qxF "$share_include" "$root/etc/samba/smb.conf"; then
+        say "unchanged: /etc/samba/smb.conf shares $share_path as bangtin"
+    else
+        changed=1 share_changed=1
+        if [ "$dry_run" = 1 ]; then
+            echo "would add to /etc/samba/smb.conf: $share_include"
+        else
+            printf '\n%s\n' "$share_include" >>"$root/etc/samba/smb.conf"
+            say "shared: $share_path as bangtin"
+        fi
+    fi
+    if [ -n "$root" ]; then
+        say "--root: no Samba user made here; on the board run install.sh again to make the user bangtin"
+    elif pdbedit -u bangtin >/dev/null 2>&1; then
+        say "unchanged: Samba user bangtin (to set a new password: smbpasswd bangtin)"
+    elif [ "$dry_run" = 1 ]; then
+        echo "would run: useradd bangtin; smbpasswd -a bangtin (a password made here, printed once)"
+    else
+        changed=1 share_changed=1
+        id bangtin >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin bangtin
+        password=$(tr -dc 'a-km-zA-HJ-NP-Z2-9' </dev/urandom | head -c 12)
+        printf '%s\n%s\n' "$password" "$password" | smbpasswd -s -a bangtin >/dev/null
+        say "Samba user bangtin made. Its password, shown this once only (write it down for the office): $password"
+    fi
+    if systemd_running && [ "$share_changed" = 1 ]; then run systemctl reload-or-restart smbd; fi
+else
+    say "no share set up (--no-share, or no drop folder)"
 fi
 
 # 5. Units, the journald drop-in (logs in RAM, capped) and the USB rule.

@@ -6,6 +6,9 @@ Real drop folders with real files, a real Inbox with its clock passed in, the re
 
 from __future__ import annotations
 
+import configparser
+import shutil
+import subprocess
 import textwrap
 import time
 from datetime import datetime
@@ -128,3 +131,59 @@ def test_signage_status_lists_each_set_aside_file_with_its_reason_in_vietnamese_
         f"để riêng {SET_ASIDE}/Thang 11 - Hop dan.txt: tệp rỗng",
         f"để riêng {SET_ASIDE}/rong.txt: tệp rỗng",
     ]
+
+
+# -- 2. the share install.sh sets up -----------------------------------------------------------------
+
+
+def share_section(path: str) -> str:
+    run = subprocess.run(["sh", str(INSTALL), "--print-share-conf", path], capture_output=True, text=True, timeout=30, check=False)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_install_sh_help_names_no_share() -> None:
+    run = subprocess.run(["sh", str(INSTALL), "--help"], capture_output=True, text=True, timeout=30, check=False)
+    assert run.returncode == 0 and "--no-share" in run.stdout and "bangtin" in run.stdout
+
+
+def test_the_share_is_the_drop_folder_writable_by_the_bangtin_user_only_and_files_are_the_boards() -> None:
+    parsed = configparser.ConfigParser()
+    parsed.read_string(share_section("/srv/signage/bang tin"))
+    share = parsed["bangtin"]
+    assert share["path"] == "/srv/signage/bang tin" and share["read only"] == "no"
+    assert share["valid users"] == "bangtin" and share["guest ok"] == "no"  # a password, never a guest
+    assert share["force user"] == "signage" and share["follow symlinks"] == "no"
+
+
+def test_the_share_section_is_valid_for_samba(tmp_path: Path) -> None:
+    testparm = shutil.which("testparm")
+    if testparm is None:
+        pytest.skip("testparm (Debian samba-common-bin) is not installed")
+    conf = tmp_path / "smb.conf"
+    conf.write_text(share_section("/srv/signage/bangtin"), encoding="utf-8")
+    run = subprocess.run([testparm, "-s", str(conf)], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0 and "[bangtin]" in run.stdout, run.stderr
+    assert "Unknown parameter" not in run.stderr and "Ignoring unknown" not in run.stderr, run.stderr
+
+
+def test_install_sh_dry_run_would_share_the_drop_folder_and_not_with_no_share(tmp_path: Path) -> None:
+    answers = ["--board-id", "tan-quan", "--name", "UBND xã Tân Quan", "--inbox", "/srv/signage/bangtin", "--no-apt"]
+    shared = subprocess.run(
+        ["sh", str(INSTALL), "--root", str(tmp_path / "root"), "--dry-run", *answers],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shared.returncode == 0, shared.stderr
+    assert "would install: /etc/samba/signage-bangtin.conf" in shared.stdout
+    unshared = subprocess.run(
+        ["sh", str(INSTALL), "--root", str(tmp_path / "root"), "--dry-run", "--no-share", *answers],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert unshared.returncode == 0 and "samba" not in unshared.stdout and "no share set up" in unshared.stdout
+    assert not (tmp_path / "root").exists()
