@@ -24,6 +24,7 @@ from signage.model import Bulletin, Source
 from signage.status import board_status, status_lines
 from signage.store.db import Store
 from signage.store.files import ContentStore
+from tests.videoclips import numbered_clip
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=ZONE)  # a Monday
@@ -187,3 +188,67 @@ def test_install_sh_dry_run_would_share_the_drop_folder_and_not_with_no_share(tm
     )
     assert unshared.returncode == 0 and "samba" not in unshared.stdout and "no share set up" in unshared.stdout
     assert not (tmp_path / "root").exists()
+
+
+def reason_of(config: BoardConfig, name: str) -> str:
+    assert config.inbox is not None
+    return (config.inbox.quarantine / f"{name}.reason.txt").read_text(encoding="utf-8")
+
+
+# -- 3. loose ends: each refusal has its own reason, a video is titled as one -----------------------
+
+
+def test_a_notice_whose_settings_put_it_entirely_in_the_past_is_set_aside_as_expired(config: BoardConfig) -> None:
+    (folder(config) / "Hop dan.txt").write_text("Họp dân ấp Phú Hưng\nLúc 8 giờ tại nhà văn hoá.", encoding="utf-8")
+    (folder(config) / "Hop dan.toml").write_text("valid_from = 2026-11-10\nvalid_until = 2026-11-12\n", encoding="utf-8")
+    poll(config)
+    reason = reason_of(config, "Hop dan.txt")
+    assert reason.startswith("Hop dan.txt: đã hết hạn: thông báo không còn được phát") and "12/11/2026 23:59" in reason
+    assert held(config) == {}
+
+
+def test_a_file_still_changing_after_the_stall_limit_is_set_aside_with_a_reason_of_its_own(config: BoardConfig) -> None:
+    log = folder(config) / "nhat-ky.txt"
+    log.write_text("dòng 1\n", encoding="utf-8")
+    inbox = Inbox(config, ContentStore(config.board.data_dir / "media"), lambda: NOW)
+    store = Store(config.board.data_dir / "board.db")
+    try:
+        start = time.monotonic()
+        assert inbox.poll(store, start, settle=1.0) == []  # seen changing: waited for
+        for minute in range(1, 62):  # a writer that never stops: a new line every minute of the board's clock
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"dòng {minute + 1}\n")
+            changes = inbox.poll(store, start + 60.0 * minute, settle=1.0)
+            if changes:
+                break
+    finally:
+        store.close()
+    assert minute == 60 and len(changes) == 1
+    assert reason_of(config, "nhat-ky.txt").startswith("nhat-ky.txt: tệp vẫn đang được chép sau 60 phút")
+
+
+def test_a_phone_video_named_like_a_photo_is_titled_video(config: BoardConfig, tmp_path: Path) -> None:
+    numbered_clip(folder(config) / "IMG_1234.mp4")  # an iPhone names its videos IMG_ too
+    poll(config)
+    assert list(held(config)) == ["Video"]
+
+
+def test_a_notice_whose_slots_never_come_up_within_its_validity_is_set_aside_as_never(config: BoardConfig) -> None:
+    (folder(config) / "Chu nhat.txt").write_text("Tổng vệ sinh ngày Chủ nhật", encoding="utf-8")
+    (folder(config) / "Chu nhat.toml").write_text(
+        'valid_from = 2026-11-23\nvalid_until = 2026-11-27\n[[slots]]\ndays = ["sun"]\nfrom = "07:00"\nuntil = "11:00"\n',
+        encoding="utf-8",
+    )  # only Sundays, valid Monday to Friday
+    poll(config)
+    assert reason_of(config, "Chu nhat.txt").startswith("Chu nhat.txt: không có khung giờ nào để phát trong thời gian hiệu lực")
+    assert held(config) == {}
+
+
+def test_a_notice_whose_slot_comes_up_within_its_validity_is_taken(config: BoardConfig) -> None:
+    (folder(config) / "Thu sau.txt").write_text("Tiêm chủng sáng thứ Sáu", encoding="utf-8")
+    (folder(config) / "Thu sau.toml").write_text(
+        'valid_from = 2026-11-23\nvalid_until = 2026-11-27\n[[slots]]\ndays = ["fri"]\nfrom = "22:00"\nuntil = "02:00"\n',
+        encoding="utf-8",
+    )  # Friday late, valid to the end of Friday: the slot opens before the notice ends
+    poll(config)
+    assert list(held(config)) == ["Tiêm chủng sáng thứ Sáu"]

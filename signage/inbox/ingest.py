@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from signage.config import BoardConfig, InboxSection
+from signage.engine import is_playable, next_change
 from signage.errors import BulletinError, MediaError, OverLimit, StoreError
 from signage.inbox.reading import Refused, copy_hashing, open_regular, read_limited, refusal_of
 from signage.inbox.rules import (
@@ -45,7 +47,7 @@ from signage.media.images import take_image
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
-from signage.model import BulletinInput, Kind, Playable, Source, parse_bulletin
+from signage.model import Bulletin, BulletinInput, Kind, Playable, Source, parse_bulletin
 from signage.store.db import Store
 from signage.store.files import ContentStore, atomic_write
 from signage.text import printable
@@ -153,6 +155,23 @@ def own_files(config: BoardConfig) -> frozenset[tuple[int, int]]:
             continue
         found.add((info.st_dev, info.st_ino))
     return frozenset(found)
+
+
+def never_plays(bulletin: Bulletin, board_id: str, now: datetime, zone: ZoneInfo) -> str | None:
+    """Why a bulletin's slots never come up within its validity from `now` (None if one does), asked of the engine.
+
+    Slots repeat every week, so its edges over a week and a day past the start tell.
+    """
+    if not bulletin.slots or bulletin.valid_until is None:
+        return None
+    start = max(now, bulletin.valid_from) if bulletin.valid_from is not None else now
+    moment, horizon = start, min(bulletin.valid_until, start + timedelta(days=8))
+    while moment < horizon:
+        if is_playable(bulletin, board_id, moment.astimezone(zone)):
+            return None
+        moment = next_change(bulletin, moment, zone)
+    shown = [when.astimezone(zone).strftime("%d/%m/%Y %H:%M") for when in (start, bulletin.valid_until)]
+    return f"no time slot between {shown[0]} and {shown[1]}"
 
 
 def quarantine_name(quarantine: Path, name: str) -> str:
@@ -327,7 +346,7 @@ class Inbox:
         seen = self._seen.get(name)
         if waited >= STALL_LIMIT and (seen is None or seen[0] != stamp):
             # Still changing after an hour: not a copy that will ever finish (a log, a stuck writer).
-            changes.append(self._set_aside(dir_fd, name, "unreadable", f"still being written after {STALL_LIMIT / 60:.0f} min"))
+            changes.append(self._set_aside(dir_fd, name, "stalled", f"its size or time still changing after {STALL_LIMIT / 60:.0f} min"))
             if record is not None:
                 self.store.drop_inbox(name)
             return
@@ -425,7 +444,12 @@ class Inbox:
         staged, copied_sha256, size = copy
         folder, _, leaf = name.rpartition("/")  # a file in a subfolder: `folder` is its name
         priority, stem = split_priority(leaf.rsplit(".", 1)[0])
-        data: dict[str, Any] = {"id": bulletin_id(name), "kind": kind.value, "title": title_from_name(stem), "priority": priority.value}
+        data: dict[str, Any] = {
+            "id": bulletin_id(name),
+            "kind": kind.value,
+            "title": title_from_name(stem, kind),
+            "priority": priority.value,
+        }
         seconds = pages = None
         sha256 = None
         try:
@@ -477,6 +501,9 @@ class Inbox:
             bulletin = parse_bulletin(data, BulletinInput(origin=printable(str(self.folder / name)), source=Source.INBOX))
         except BulletinError as exc:
             raise _SetAside("sidecar", str(exc).split(": ", 1)[-1]) from None
+        never = never_plays(bulletin, self.config.board.id, now, self.config.board.timezone)
+        if never is not None:  # only Sundays, valid Monday to Friday: the clerk is told, not shown "ready"
+            raise _SetAside("never", never)
         file = {
             "size": stamp.size,
             "mtime_ns": stamp.mtime_ns,
@@ -514,7 +541,7 @@ class Inbox:
             raise _SetAside("sidecar", str(exc)) from None
         expired = expiry_problem(fields, self.now())
         if expired is not None:  # it would never play: the clerk is told, not shown "ready"
-            raise _SetAside("sidecar", f"{sidecar}: {expired}")
+            raise _SetAside("expired", f"{sidecar}: {expired}")
         return fields
 
     def _adopt(self, staged: Path, sha256: str, size: int) -> str:

@@ -74,6 +74,11 @@ REASONS = {
     "audio": ("âm thanh không giải mã được", "the audio cannot be decoded"),
     "sidecar": ("tệp cấu hình đi kèm (.toml) bị sai", "the settings file (.toml) beside it is wrong"),
     "expired": ("đã hết hạn: thông báo không còn được phát", "expired: the notice would never play"),
+    "never": (
+        "không có khung giờ nào để phát trong thời gian hiệu lực",
+        "none of its time slots comes up while it is valid: it would never play",
+    ),
+    "stalled": ("tệp vẫn đang được chép sau 60 phút", "still being written after 60 minutes"),
     "link": ("là liên kết (symlink) tới nơi khác, không phải tệp thật: không mở", "a symbolic link, not a file: not opened"),
     "hardlink": (
         "tệp có liên kết cứng (hard link) ở nơi khác, có thể là tệp riêng của máy: không mở",
