@@ -195,8 +195,10 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# 1. Debian packages the board needs: Python's venv, rsync, a bare X server (no desktop).
+# 1. Debian packages the board needs: Python's venv, rsync, a bare X server (no desktop), and LibreOffice without
+# its GUI to turn the drop folder's .doc, .odt, .rtf, slides and sheets into PDF.
 packages="python3 python3-venv rsync xserver-xorg-core xserver-xorg-input-libinput xinit x11-xserver-utils"
+packages="$packages libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui"
 # The drop folder shared as \\<this PC>\bangtin: the config's, once it exists (it is never rewritten), else the answer.
 share_path=$inbox
 if [ -f "$root$config" ]; then

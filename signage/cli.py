@@ -494,7 +494,11 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from signage.config import parse_size
+    from signage.media.office import is_office, to_pdf
     from signage.render.single import render_frame
 
     config = _config(args.config)
@@ -507,7 +511,14 @@ def _render(args: argparse.Namespace) -> int:
     at = args.at or datetime.now(config.board.timezone)
     if at.tzinfo is None:
         at = at.replace(tzinfo=config.board.timezone)
-    render_frame(config, args.source, args.out, size=size or (1920, 1080), at=at.astimezone(config.board.timezone))
+    source = Path(args.source)
+    if is_office(source.name) and source.is_file():  # shown as the board would: LibreOffice's PDF of it, titled by its name
+        with tempfile.TemporaryDirectory(prefix="signage-render-") as work:
+            shown = Path(work) / f"{source.stem}.pdf"
+            shutil.copyfile(to_pdf(source, Path(work) / "converted"), shown)
+            render_frame(config, str(shown), args.out, size=size or (1920, 1080), at=at.astimezone(config.board.timezone))
+    else:
+        render_frame(config, args.source, args.out, size=size or (1920, 1080), at=at.astimezone(config.board.timezone))
     print(args.out)
     return 0
 

@@ -44,6 +44,7 @@ from signage.inbox.rules import (
 from signage.inbox.sidecar import SIDECAR_MAX_BYTES, decode_settings, expiry_problem, is_settings_name, parse_settings, settings_names
 from signage.media.docxfile import read_docx
 from signage.media.images import take_image
+from signage.media.office import is_office, replace_with_pdf
 from signage.media.probe import probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
@@ -459,6 +460,8 @@ class Inbox:
                 data["title"], data["body"] = read_docx(staged)
             else:
                 assert media_type is not None
+                if is_office(name):  # LibreOffice's PDF of it, made once per content, stands in for it from here on
+                    copied_sha256, size = replace_with_pdf(staged, self.content.staging_dir.parent / "converted", leaf)
                 if kind is Kind.IMAGE:  # judged by its bytes: a PNG named .jpg is taken, a HEIC becomes the JPEG it plays as
                     taken = take_image(staged)
                     if taken is None:
@@ -477,7 +480,7 @@ class Inbox:
             codes = {
                 Kind.TEXT: "docx" if name.lower().endswith(".docx") else "text",
                 Kind.IMAGE: "image",
-                Kind.PDF: "pdf",
+                Kind.PDF: "office" if is_office(name) else "pdf",
                 Kind.VIDEO: "video",
                 Kind.AUDIO: "audio",
             }
