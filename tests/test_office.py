@@ -20,7 +20,7 @@ from signage.config import BoardConfig, load_config
 from signage.content import load_content
 from signage.errors import MediaError
 from signage.inbox.watch import InboxWatch
-from signage.media.office import import_filter, to_pdf
+from signage.media.office import import_filter, is_office, to_pdf
 from signage.model import Kind, Playable
 
 SOFFICE = shutil.which("soffice")
@@ -159,7 +159,7 @@ def test_only_the_leading_bytes_of_an_office_file_get_an_import_filter() -> None
     assert import_filter(b"PK\x03\x04", ".pptx") == "Impress MS PowerPoint 2007 XML"
     assert import_filter(b"PK\x03\x04", ".rtf") is None
     assert import_filter(b"\x89PNG\r\n", ".doc") is None
-    assert import_filter(b"PK\x03\x04", ".docx") is None  # .docx is the board's own reader
+    assert import_filter(b"PK\x03\x04", ".docx") == "MS Word 2007 XML"  # on request: the drop folder reads it as text
 
 
 @needs_libreoffice
@@ -270,3 +270,12 @@ def test_signage_render_shows_a_slide_deck_as_the_board_would(office_files: dict
         read = subprocess.run(["tesseract", str(out), "-", "-l", "vie"], capture_output=True, text=True, check=True, timeout=120).stdout
         words = " ".join(unicodedata.normalize("NFC", read).upper().split())
         assert "THÔNG BÁO TIÊM CHỦNG" in words and "TRẠM Y TẾ XÃ" in words, words
+
+
+@needs_libreoffice
+def test_a_docx_can_be_asked_for_as_pages_though_the_drop_folder_reads_it_as_text(tmp_path: Path) -> None:
+    (tmp_path / "notice.html").write_text(PAGE, encoding="utf-8")
+    word = _soffice(tmp_path / "notice.html", "docx:MS Word 2007 XML", tmp_path)
+    assert not is_office(word.name)  # the board's own reader (media.docxfile) takes it first
+    pdf = to_pdf(word, tmp_path / "cache")
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.name.endswith(".pdf")

@@ -38,6 +38,8 @@ FILTERS = {
     ".ods": {ZIP: "calc8"},
     ".pptx": {ZIP: "Impress MS PowerPoint 2007 XML"},
     ".xlsx": {ZIP: "Calc MS Excel 2007 XML"},
+    # Not taken by the drop folder (OFFICE_SUFFIXES): for a reader that wants a Word file's pages, faithfully.
+    ".docx": {ZIP: "MS Word 2007 XML"},
 }
 
 NOT_OFFICE = "nội dung không phải tệp văn phòng (Word, PowerPoint, Excel, OpenDocument)"
