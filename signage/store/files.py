@@ -18,12 +18,12 @@ SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 STALE_STAGING_SECONDS = 86400.0  # a staged copy this old was left by a process that died: removed by `collect`
 
 
-def _new_file(folder: Path, suffix: str = "", mode: int = 0o666) -> tuple[int, Path]:
+def _new_file(folder: Path, suffix: str = "", mode: int = 0o666, access: int = os.O_WRONLY) -> tuple[int, Path]:
     """A new file in `folder` with a short random name: a name derived from a long one (255 bytes) would not fit."""
     while True:
         temporary = folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
         try:
-            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode), temporary
+            return os.open(temporary, access | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode), temporary
         except FileExistsError:
             continue
 
@@ -98,12 +98,17 @@ class ContentStore:
 
         Not in `partial/`: `collect` empties that of downloads nobody wants, and a staged copy is
         in use until `adopt` or its removal. `suffix` is the type's extension (decoders may look at it).
+        Readable too: a copy made as a clone (`inbox.reading.copy_hashing`) is hashed from its own bytes.
         """
-        fd, staged = _new_file(self.staging_dir, suffix, 0o600)
-        return os.fdopen(fd, "wb"), staged
+        fd, staged = _new_file(self.staging_dir, suffix, 0o600, os.O_RDWR)
+        return os.fdopen(fd, "w+b"), staged
 
     def adopt(self, staged: Path, sha256: str) -> Path:
-        """Move a staged copy whose bytes hash to `sha256` into place, durably."""
+        """Move a staged copy whose bytes hash to `sha256` into place, durably.
+
+        A rename within the store's root (one filesystem): the staged file becomes the stored one, its
+        bytes never copied a second time.
+        """
         target = self.path(sha256)
         os.replace(staged, target)
         self.settle()
