@@ -291,7 +291,7 @@ def worker_compose(size: tuple[int, int], photo_playlist: Path) -> dict[str, Any
     from signage.render.composer import compose
     from signage.render.fonts import FontBook
     from signage.render.layout import Layout
-    from signage.render.slides import _caption
+    from signage.render.slides import caption_strip
 
     pygame.display.init()
     pygame.display.set_mode((1, 1))
@@ -300,8 +300,9 @@ def worker_compose(size: tuple[int, int], photo_playlist: Path) -> dict[str, Any
     text = next(p for p in load_playlists((DEMO_PLAYLIST,)).playables if p.bulletin.id == TEXT_BULLETIN)
     photo = load_playlists((photo_playlist,)).playables[0]
     assert photo.media_path is not None
-    # Where the picture goes: the slide area less the caption's band (as image_slide lays it out).
-    room = (layout.slide.width, layout.slide.height - _caption(photo.bulletin.body, layout.slide.width, layout, fonts).get_height())
+    # Where the picture goes: the slide area less the strip of its title and caption (as image_slide lays it out).
+    strip = caption_strip(photo.bulletin, layout, fonts)
+    room = (layout.slide.width, layout.slide.height - (strip.get_height() if strip else 0))
     result: dict[str, Any] = {}
     floors: list[float] = []
     floor_size: tuple[int, int] = (0, 0)

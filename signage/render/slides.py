@@ -107,10 +107,10 @@ def picture_surface(picture: Picture) -> pygame.Surface:
 def image_slide(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontBook) -> pygame.Surface:
     """An image fit to the slide area, aspect kept, over a blurred and darkened fill of itself.
 
-    A caption (the bulletin's `body`) gets a band of its own below the picture, never over it.
+    Its title (and a caption, the bulletin's `body`) get a strip of their own below the picture, never over it.
     """
     area = layout.slide.size
-    caption = _caption(bulletin.body, area[0], layout, fonts) if bulletin.body.strip() else None
+    caption = caption_strip(bulletin, layout, fonts)
     room = (area[0], area[1] - (caption.get_height() if caption else 0))
     media_type = bulletin.media.type if bulletin.media else None
     picture = decode_image(media_path, room, media_type)
@@ -145,18 +145,40 @@ def _blurred_cover(image: pygame.Surface, area: tuple[int, int]) -> pygame.Surfa
     return pygame.transform.smoothscale(small, area)
 
 
-def _caption(text: str, width: int, layout: Layout, fonts: FontBook) -> pygame.Surface:
+def caption_strip(bulletin: Bulletin, layout: Layout, fonts: FontBook) -> pygame.Surface | None:
+    """The strip under a picture or a video: its title on one line (bold, shortened with "…"), then its caption.
+
+    A title made from the file's kind ("Hình ảnh", "Video") is shown too: it tells what is on screen.
+    """
+    if not bulletin.title.strip() and not bulletin.body.strip():
+        return None
+    colours = theme.slide_colours(bulletin.priority)
+    return _caption(bulletin.body, layout.slide.width, layout, fonts, title=bulletin.title, title_colour=colours.title)
+
+
+def _caption(
+    text: str, width: int, layout: Layout, fonts: FontBook, *, title: str = "", title_colour: theme.RGB = theme.NORMAL.title
+) -> pygame.Surface:
     size = max(layout.min_body_px * 3 // 4, 9)
     font = fonts.get(size)
+    title_font = fonts.get(size, bold=True)  # the PDF band's title line: bold, in the slide's title colour
     pad = max(2, layout.padding // 3)
     room = width - 2 * layout.padding
-    lines = wrap(" ".join(text.split()), font, room, max_lines=2)  # two lines show: the rest is never set
-    if len(lines) > 2:
-        lines = [lines[0], ellipsize(" ".join(lines[1:]), font, room)]
+    heading = ellipsize(" ".join(title.split()), title_font, room) if title.strip() else ""
+    body = " ".join(text.split())
+    # A caption takes two lines at most, and only one on a small screen, so the picture keeps most of the area.
+    most = 2 if (1 + 2) * font.get_linesize() + 2 * pad <= layout.slide.height // 3 else 1
+    lines = wrap(body, font, room, max_lines=most) if body else []  # the lines that show: the rest is never set
+    if len(lines) > most:
+        lines = [*lines[: most - 1], ellipsize(" ".join(lines[most - 1 :]), font, room)]
     line_h = font.get_linesize()
-    band = pygame.Surface((width, len(lines) * line_h + 2 * pad), pygame.SRCALPHA)
+    heading_h = title_font.get_linesize() if heading else 0
+    band = pygame.Surface((width, heading_h + len(lines) * line_h + 2 * pad), pygame.SRCALPHA)
     band.fill(theme.CAPTION_BAND)
     y = pad
+    if heading:
+        band.blit(title_font.render(heading, True, title_colour), (layout.padding, y))
+        y += heading_h
     for line in lines:
         band.blit(font.render(line, True, theme.CAPTION_TEXT), (layout.padding, y))
         y += line_h
