@@ -20,19 +20,21 @@ headless: $(STAMP)
 
 # The tests' Debian packages, installed when missing (as root): OCR (Vietnamese) and a real X server for the
 # player; PostgreSQL and Chromium (driven by Playwright, never `playwright install`) for the hub; a font for Vietnamese;
-# LibreOffice (no GUI) turning .doc, .odt, .rtf, slides and sheets into PDF.
+# LibreOffice (no GUI) turning .doc, .odt, .rtf, slides and sheets into PDF; ffmpeg making phone and camera clips;
+# xfsprogs for a copy-on-write filesystem where media are cloned, not copied.
 system-test-deps:
 	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx vie || ! command -v Xvfb >/dev/null \
 		|| ! command -v shellcheck >/dev/null || ! command -v systemd-analyze >/dev/null || ! command -v rsync >/dev/null \
 		|| ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v chromium >/dev/null \
 		|| [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] \
-		|| ! ls /usr/lib/chromium/locales/vi.pak >/dev/null 2>&1 || ! command -v soffice >/dev/null; then \
+		|| ! ls /usr/lib/chromium/locales/vi.pak >/dev/null 2>&1 || ! command -v soffice >/dev/null \
+		|| ! command -v ffmpeg >/dev/null || ! command -v mkfs.xfs >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 				tesseract-ocr tesseract-ocr-vie xvfb shellcheck systemd rsync postgresql chromium chromium-l10n fonts-dejavu-core \
-				libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui >/dev/null; \
+				libreoffice-writer-nogui libreoffice-impress-nogui libreoffice-calc-nogui ffmpeg xfsprogs >/dev/null; \
 		else echo "make: install tesseract-ocr, tesseract-ocr-vie, xvfb, shellcheck, systemd, rsync, postgresql, chromium" \
-			"chromium-l10n, fonts-dejavu-core and libreoffice-writer-nogui, -impress-nogui, -calc-nogui (Debian packages) for the tests"; fi; \
+			"chromium-l10n, fonts-dejavu-core, libreoffice-writer-nogui, -impress-nogui, -calc-nogui, ffmpeg and xfsprogs (Debian packages) for the tests"; fi; \
 	fi
 
 # The PostgreSQL the hub tests use (tests/conftest.py, postgres_url): a running cluster on port 5432 with the role
