@@ -18,6 +18,8 @@ from signage.render.composer import compose
 from signage.render.fonts import FontBook
 from signage.render.layout import Layout
 
+from .videoclips import numbered_clip
+
 SIZES = [(1920, 1080), (1080, 1920), (384, 192)]
 TITLE = "Thông báo lịch tiêm chủng tháng 12"
 GREEN = (30, 200, 60)
@@ -123,3 +125,23 @@ def test_a_200_character_title_is_shortened_onto_one_line(display, tmp_path: Pat
     mask = pygame.mask.from_threshold(strip, pygame.Color(*theme.NORMAL.title), (40, 40, 40, 255))
     rightmost = max((x for x, _ in mask.outline()), default=0)
     assert rightmost <= long.get_width() - layout.padding
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_a_video_plays_above_a_strip_with_its_title(display, tmp_path: Path, size: tuple[int, int]) -> None:
+    clip = numbered_clip(tmp_path / "VID_20261125_081530.mp4", seconds=1.0, size=(320, 240))
+    layout = Layout.for_size(*size)
+    slide = compose(playable(clip, "video", "Video"), layout, FontBook())
+    playback = slide.live() if slide.live else None
+    assert playback is not None
+    try:
+        page = slide.pages[0]
+        pygame.image.save(page, str(tmp_path / f"video-{size[0]}x{size[1]}.png"))
+        video = playback.rect.move(-layout.slide.left, -layout.slide.top)  # where frames play, on the page
+        below = page.subsurface((0, video.bottom, page.get_width(), page.get_height() - video.bottom))
+        # The frames are drawn every frame inside `video`: the title is on the page under it, drawn once.
+        assert below.get_height() >= layout.min_body_px // 2
+        assert title_pixels(below) > 20
+        assert title_pixels(page.subsurface(video)) == 0
+    finally:
+        playback.stop()

@@ -25,7 +25,7 @@ from signage.model import Kind, Playable
 from signage.render.fonts import FontBook, FontFiles
 from signage.render.layout import Layout
 from signage.render.live import Live
-from signage.render.slides import idle_slide, image_slide, pdf_pages, text_pages, video_page
+from signage.render.slides import caption_strip, idle_slide, image_slide, pdf_pages, text_pages, video_box, video_page
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ def compose(playable: Playable, layout: Layout, fonts: FontBook, *, volume: floa
         from signage.media.video import VideoClip, VideoPlayback  # PyAV loads only on boards that show videos
 
         assert playable.media_path is not None
-        clip = VideoClip(playable.media_path, layout.slide.size)  # opened here, ahead of its turn: no gap
-        page, rect = video_page(clip, layout)
+        strip = caption_strip(bulletin, layout, fonts)  # its title, below the picture
+        clip = VideoClip(playable.media_path, video_box(layout, strip))  # opened here, ahead of its turn: no gap
+        page, rect = video_page(clip, layout, strip)
         turn = turn_seconds(playable)
         loop = turn if turn > clip.duration + 0.05 else None  # a turn longer than the clip plays it again
         return Slide(playable, (page,), (1,), live=lambda: VideoPlayback(clip, rect, loop_seconds=loop, volume=volume))

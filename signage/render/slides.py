@@ -185,16 +185,27 @@ def _caption(
     return band
 
 
-def video_page(clip: VideoClip, layout: Layout) -> tuple[pygame.Surface, pygame.Rect]:
-    """The still a video slide starts from (its first frame over a blurred fill of it), and where the picture plays."""
+def video_box(layout: Layout, strip: pygame.Surface | None) -> tuple[int, int]:
+    """Where a video is fitted: the slide area above its title strip."""
+    return (layout.slide.width, layout.slide.height - (strip.get_height() if strip else 0))
+
+
+def video_page(clip: VideoClip, layout: Layout, strip: pygame.Surface | None = None) -> tuple[pygame.Surface, pygame.Rect]:
+    """The still a video slide starts from (its first frame over a blurred fill of it), and where the picture plays.
+
+    The clip is fitted into `video_box` (the area above `strip`); the strip, its title, is drawn here once, below it.
+    """
     from signage.media.video import first_frame_surface
 
     area = layout.slide.size
+    room = video_box(layout, strip)
     first = first_frame_surface(clip)
     page = pygame.Surface(area)
     page.blit(_blurred_cover(first, area), (0, 0))
-    rect = first.get_rect(center=(area[0] // 2, area[1] // 2))
+    rect = first.get_rect(center=(room[0] // 2, room[1] // 2))
     page.blit(first, rect)
+    if strip is not None:
+        page.blit(strip, (0, room[1]))
     return page, rect.move(layout.slide.topleft)
 
 
