@@ -18,6 +18,7 @@ from signage.render.composer import compose
 from signage.render.fonts import FontBook
 from signage.render.layout import Layout
 
+from .test_pdf_slides import hand_made_pdf
 from .videoclips import numbered_clip
 
 SIZES = [(1920, 1080), (1080, 1920), (384, 192)]
@@ -145,3 +146,40 @@ def test_a_video_plays_above_a_strip_with_its_title(display, tmp_path: Path, siz
         assert title_pixels(page.subsurface(video)) == 0
     finally:
         playback.stop()
+
+
+def page_rect(slide: pygame.Surface) -> pygame.Rect:
+    """The bounding box of the white page on the slide."""
+    mask = pygame.mask.from_threshold(slide, pygame.Color(255, 255, 255), (2, 2, 2, 255))
+    rects = mask.get_bounding_rects()
+    assert rects, "no page on the slide"
+    return rects[0].unionall(rects[1:])
+
+
+PDF_SIZES = [(1920, 1080), (1080, 1920), (384, 192), (1280, 1024)]
+
+
+@pytest.mark.parametrize("size", PDF_SIZES, ids=[f"{w}x{h}" for w, h in PDF_SIZES])
+def test_a_pdf_page_shown_whole_has_its_title_beside_or_above_it(display, tmp_path: Path, size: tuple[int, int]) -> None:
+    pdf = tmp_path / "quyet-dinh.pdf"
+    hand_made_pdf(pdf)  # two A4 pages of pictures, no lines of text: each is shown whole
+    layout = Layout.for_size(*size)
+    slide = compose(playable(pdf, "pdf", TITLE), layout, FontBook())
+    untitled = compose(playable(pdf, "pdf", "."), layout, FontBook())  # its page marks alone are in the title's colour too
+    for number, (page, bare) in enumerate(zip(slide.pages, untitled.pages, strict=True), start=1):
+        pygame.image.save(page, str(tmp_path / f"pdf-{size[0]}x{size[1]}-{number}.png"))
+        on_page = page_rect(page)
+        assert title_pixels(page.subsurface(on_page)) == 0  # never over the page
+        assert title_pixels(page) - title_pixels(bare) > 100, number
+
+
+@needs_ocr
+def test_the_pdf_title_beside_its_page_reads_back(display, tmp_path: Path) -> None:
+    pdf = tmp_path / "quyet-dinh.pdf"
+    hand_made_pdf(pdf)
+    layout = Layout.for_size(1920, 1080)
+    page = compose(playable(pdf, "pdf", TITLE), layout, FontBook()).pages[0]
+    on_page = page_rect(page)
+    read = words(ocr(page.subsurface((0, 0, on_page.left, page.get_height())), tmp_path, "beside"))
+    for word in words(TITLE):
+        assert word in read, (word, read)

@@ -249,10 +249,48 @@ def pdf_pages(bulletin: Bulletin, media_path: Path, layout: Layout, fonts: FontB
                 markers.append((title, Layer(mark, mark.get_rect(midright=(area[0] - pad, title_h // 2)))))
                 continue
             page = picture_surface(picture)
-            pages.append(Layer(page, page.get_rect(center=(area[0] // 2, area[1] // 2))))
+            heading, page_layer = _title_by_page(bulletin.title, page, area, pad, title_font)
+            pages.append(page_layer)
             marker = font.render(f"Trang {number}/{count}", True, theme.NORMAL.title) if count > 1 else None
-            markers.append((Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))),) if marker else ())
+            marks = (Layer(marker, marker.get_rect(bottomright=(area[0] - pad, area[1] - pad // 2))),) if marker else ()
+            markers.append((*heading, *marks))
     return ComposedOnShow(background, pages, markers, shadow=pad // 2)
+
+
+def _title_by_page(
+    title: str, page: pygame.Surface, area: tuple[int, int], pad: int, font: pygame.font.Font
+) -> tuple[tuple[Layer, ...], Layer]:
+    """A whole page's title, where the page leaves room for it, and the page's own place.
+
+    Above the page when its fit leaves a line free there (a portrait screen), else beside it, wrapped
+    in the margin (a portrait page on a landscape screen); a page that fills the area is made a line
+    smaller to make room above it. The page keeps its fit wherever it can: it is what must be read.
+    """
+    centred = page.get_rect(center=(area[0] // 2, area[1] // 2))
+    line_h = font.get_linesize()
+    if not title.strip():
+        return (), Layer(page, centred)
+    text = " ".join(title.split())
+    if centred.top >= line_h + pad:
+        heading = font.render(ellipsize(text, font, area[0] - 2 * pad), True, theme.NORMAL.title)
+        return (Layer(heading, heading.get_rect(midleft=(pad, centred.top // 2))),), Layer(page, centred)
+    side = centred.left - 2 * pad
+    if side >= font.get_height() * 6:  # room for a few words a line
+        most = max(1, (area[1] - 2 * pad) // line_h)
+        lines = wrap(text, font, side, max_lines=most)
+        if len(lines) > most:
+            lines = [*lines[: most - 1], ellipsize(" ".join(lines[most - 1 :]), font, side)]
+        block = pygame.Surface((side, len(lines) * line_h), pygame.SRCALPHA)
+        for row, line in enumerate(lines):
+            block.blit(font.render(line, True, theme.NORMAL.title), (0, row * line_h))
+        return (Layer(block, block.get_rect(topleft=(pad, max(pad, centred.top)))),), Layer(page, centred)
+    top = line_h + pad
+    scale = min(1.0, (area[1] - top - pad) / page.get_height())
+    if scale < 1.0:  # once, when the slide is composed
+        page = pygame.transform.smoothscale(page, (max(1, round(page.get_width() * scale)), max(1, round(page.get_height() * scale))))
+    rect = page.get_rect(midtop=(area[0] // 2, top))
+    heading = font.render(ellipsize(text, font, area[0] - 2 * pad), True, theme.NORMAL.title)
+    return (Layer(heading, heading.get_rect(midleft=(pad, top // 2))),), Layer(page, rect)
 
 
 def idle_slide(board_name: str, now: datetime, layout: Layout, fonts: FontBook, logo: pygame.Surface | None) -> pygame.Surface:
