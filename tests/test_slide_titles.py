@@ -11,7 +11,7 @@ import pygame
 import pytest
 from PIL import Image
 
-from signage.model import BulletinInput, Playable, Source, parse_bulletin
+from signage.model import Bulletin, BulletinInput, Kind, Media, Playable, Source, parse_bulletin
 from signage.playlist import describe_media
 from signage.render import theme
 from signage.render.composer import compose
@@ -150,7 +150,7 @@ def test_a_video_plays_above_a_strip_with_its_title(display, tmp_path: Path, siz
 
 def page_rect(slide: pygame.Surface) -> pygame.Rect:
     """The bounding box of the white page on the slide."""
-    mask = pygame.mask.from_threshold(slide, pygame.Color(255, 255, 255), (2, 2, 2, 255))
+    mask = pygame.mask.from_threshold(slide, pygame.Color(255, 255, 255), (8, 8, 8, 255))
     rects = mask.get_bounding_rects()
     assert rects, "no page on the slide"
     return rects[0].unionall(rects[1:])
@@ -183,3 +183,28 @@ def test_the_pdf_title_beside_its_page_reads_back(display, tmp_path: Path) -> No
     read = words(ocr(page.subsurface((0, 0, on_page.left, page.get_height())), tmp_path, "beside"))
     for word in words(TITLE):
         assert word in read, (word, read)
+
+
+def test_a_pdf_page_that_fills_the_area_is_made_smaller_for_its_title(display, tmp_path: Path) -> None:
+    pdf = tmp_path / "so-do.pdf"
+    picture = Image.new("RGB", (1920, 896), (255, 255, 255))
+    picture.paste((0, 0, 0), (860, 350, 1060, 550))
+    picture.save(pdf, "PDF", resolution=72.0)  # a page of the slide area's own shape: no margin to spare
+    layout = Layout.for_size(1920, 1080)
+    page = compose(playable(pdf, "pdf", TITLE), layout, FontBook()).pages[0]
+    bare = compose(playable(pdf, "pdf", "."), layout, FontBook()).pages[0]
+    pygame.image.save(page, str(tmp_path / "filled.png"))
+    on_page = page_rect(page)
+    assert title_pixels(page.subsurface(on_page)) == 0
+    assert title_pixels(page) - title_pixels(bare) > 100
+    assert on_page.top > layout.min_body_px // 2  # the title's line is above the page
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_an_audio_card_already_shows_its_title_as_its_headline(display, tmp_path: Path, size: tuple[int, int]) -> None:
+    from signage.render.audiocard import audio_card
+
+    bulletin = Bulletin(id="ghi-am", revision=1, kind=Kind.AUDIO, title="Ghi âm", body="", media=Media("0" * 64, 1, "audio/mpeg"))
+    card, _ = audio_card(bulletin, Layout.for_size(*size), FontBook(), 60)
+    pygame.image.save(card, str(tmp_path / f"audio-{size[0]}x{size[1]}.png"))
+    assert title_pixels(card) > 20
