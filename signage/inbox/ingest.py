@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from signage.config import BoardConfig, InboxSection
 from signage.engine import is_playable, next_change
-from signage.errors import BulletinError, MediaError, OverLimit, StoreError
+from signage.errors import BulletinError, MediaError, NeedsPages, OverLimit, StoreError
 from signage.inbox.reading import Refused, copy_hashing, open_regular, read_limited, refusal_of
 from signage.inbox.rules import (
     REASON_SUFFIX,
@@ -45,10 +45,10 @@ from signage.inbox.sidecar import SIDECAR_MAX_BYTES, decode_settings, expiry_pro
 from signage.media.docxfile import read_docx
 from signage.media.images import take_image
 from signage.media.office import is_office, replace_with_pdf
-from signage.media.probe import probe
+from signage.media.probe import judge, probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
-from signage.model import Bulletin, BulletinInput, Kind, Playable, Source, parse_bulletin
+from signage.model import MEDIA_TYPES, Bulletin, BulletinInput, Kind, Playable, Source, parse_bulletin
 from signage.store.db import Store
 from signage.store.files import ContentStore, atomic_write
 from signage.text import printable
@@ -453,15 +453,25 @@ class Inbox:
         }
         seconds = pages = None
         sha256 = None
+        converted = self.content.staging_dir.parent / "converted"
         try:
             if name.lower().endswith(".txt"):
                 data["title"], data["body"] = read_notice(staged)
             elif name.lower().endswith(".docx"):
-                data["title"], data["body"] = read_docx(staged)
+                try:
+                    data["title"], data["body"] = read_docx(staged)
+                except NeedsPages as pages_needed:
+                    # A ruled table or a picture: LibreOffice's pages of it, faithfully, titled by the notice if the reader could tell.
+                    kind, media_type = Kind.PDF, "application/pdf"
+                    data["kind"] = kind.value
+                    data["title"] = getattr(pages_needed, "title", None) or title_from_name(stem, kind)
+                    copied_sha256, size = replace_with_pdf(staged, converted, leaf)
+                    found = probe(staged, media_type)
+                    seconds, pages = found.seconds, found.pages
             else:
                 assert media_type is not None
                 if is_office(name):  # LibreOffice's PDF of it, made once per content, stands in for it from here on
-                    copied_sha256, size = replace_with_pdf(staged, self.content.staging_dir.parent / "converted", leaf)
+                    copied_sha256, size = replace_with_pdf(staged, converted, leaf)
                 if kind is Kind.IMAGE:  # judged by its bytes: a PNG named .jpg is taken, a HEIC becomes the JPEG it plays as
                     taken = take_image(staged)
                     if taken is None:
@@ -469,18 +479,24 @@ class Inbox:
                             "impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniff_file(staged) or 'no image'}"
                         )
                     media_type, copied_sha256, size = taken
+                    found = probe(staged, media_type)
+                elif kind in (Kind.VIDEO, Kind.AUDIO):
+                    # Judged by its streams: an Android .m4a of sound alone is audio, a .mov with a picture a video.
+                    found = judge(staged)
+                    media_type, kind = found.media_type, MEDIA_TYPES[found.media_type]
+                    data["kind"] = kind.value
+                    data["title"] = title_from_name(stem, kind)
+                    if found.title and data["title"] != title_from_name(stem, Kind.TEXT):
+                        data["title"] = found.title  # a camera's or recorder's name says less than the file's own title tag
                 else:
-                    sniffed = sniff_file(staged)
-                    if sniffed != media_type:
-                        raise _SetAside("impostor", f"named {os.path.splitext(name)[1]}, but the bytes are {sniffed or 'something else'}")
-                found = probe(staged, media_type)
+                    found = probe(staged, media_type)
                 seconds, pages = found.seconds, found.pages
         except MediaError as exc:
             message = str(exc)
             codes = {
                 Kind.TEXT: "docx" if name.lower().endswith(".docx") else "text",
                 Kind.IMAGE: "image",
-                Kind.PDF: "office" if is_office(name) else "pdf",
+                Kind.PDF: "office" if is_office(name) or name.lower().endswith(".docx") else "pdf",
                 Kind.VIDEO: "video",
                 Kind.AUDIO: "audio",
             }

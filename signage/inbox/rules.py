@@ -64,10 +64,8 @@ KINDS: dict[str, tuple[Kind, str | None]] = {
 
 # One line each, Vietnamese first: printed in the clerk's guide and written beside each set-aside file.
 REASONS = {
-    "unsupported": (
-        "loại tệp không được hỗ trợ (chỉ nhận .txt, .docx, .jpg, .png, .webp, .mp4, .webm, .pdf, .mp3, .ogg, .m4a)",
-        "unsupported file type",
-    ),
+    # Made from KINDS, so the clerk is never told a type the board takes is refused.
+    "unsupported": (f"loại tệp không được hỗ trợ (chỉ nhận {', '.join(KINDS)})", "unsupported file type"),
     "empty": ("tệp rỗng", "the file is empty"),
     "impostor": ("nội dung tệp không đúng với đuôi tên tệp", "the file's contents do not match its extension"),
     "image": ("ảnh bị hỏng hoặc không đọc được", "the image is damaged or unreadable"),
