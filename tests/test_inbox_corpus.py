@@ -210,3 +210,55 @@ def test_a_commune_office_corpus_dropped_in_becomes_bulletins_of_the_right_kind_
     assert config.inbox.quarantine == config.inbox.path / "_KHONG_HIEN_THI"
     assert sorted(path.name for path in config.inbox.quarantine.iterdir()) == ["bien ban.pdf", "bien ban.pdf.reason.txt"]
     assert reason_of(config, "bien ban.pdf").startswith(f"bien ban.pdf: {REASONS['pdf'][0]}")
+
+
+# -- signage render shows them as the drop folder would -------------------------------------
+
+
+def _rendered(config: BoardConfig, source: Path, out: Path) -> Image.Image:
+    from datetime import datetime
+
+    from signage.render.single import render_frame
+
+    render_frame(config, str(source), out, size=(640, 360), at=datetime(2026, 11, 25, 9, 0, tzinfo=config.board.timezone))
+    return Image.open(out).convert("RGB")
+
+
+def _has_colour(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 40) -> bool:
+    raw = image.tobytes()
+    pixels = (raw[i : i + 3] for i in range(0, len(raw), 3))
+    return any(all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True)) for pixel in pixels)
+
+
+def test_signage_render_shows_a_heic_a_gif_and_a_bmp_as_the_drop_folder_would(config: BoardConfig, tmp_path: Path) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    pictures = {"IMG_0001.heic": "HEIF", "chuc mung.gif": "GIF", "so do.bmp": "BMP", "ban do.tif": "TIFF"}
+    for name, form in pictures.items():
+        Image.new("RGB", (640, 480), (30, 140, 200)).save(tmp_path / name, format=form)
+        original = (tmp_path / name).read_bytes()
+        frame = _rendered(config, tmp_path / name, tmp_path / f"{name}.png")
+        assert _has_colour(frame, (30, 140, 200)), name
+        assert (tmp_path / name).read_bytes() == original  # converted on a copy, never in place
+
+
+@needs_ffmpeg
+def test_signage_render_shows_an_iphone_mov_and_a_wav(config: BoardConfig, tmp_path: Path) -> None:
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=red:s=320x176:r=25:d=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "mov",
+        str(tmp_path / "IMG_0412.MOV"),
+    )
+    ffmpeg("-f", "lavfi", "-i", TONE, str(tmp_path / "loa.wav"))
+    assert _has_colour(_rendered(config, tmp_path / "IMG_0412.MOV", tmp_path / "mov.png"), (255, 0, 0), 60)
+    _rendered(config, tmp_path / "loa.wav", tmp_path / "wav.png")
+    assert (tmp_path / "wav.png").stat().st_size > 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import signal
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +18,14 @@ import pygame
 
 from signage.config import BoardConfig
 from signage.content import load_content
-from signage.errors import BulletinError, SignageError
+from signage.errors import BulletinError, MediaError, SignageError
+from signage.inbox.rules import kind_of
 from signage.limits import parse_problem
+from signage.media.images import take_image
+from signage.media.probe import judge
 from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
-from signage.model import MEDIA_TYPES, BulletinInput, Playable, Source, parse_bulletin
+from signage.model import MEDIA_TYPES, BulletinInput, Kind, Playable, Source, parse_bulletin
 from signage.paths import LOGO
 from signage.playlist import describe_media, load_playlist, playable_from_table
 from signage.render.composer import compose
@@ -31,8 +37,12 @@ from signage.render.output import save_png
 from signage.render.ticker import ticker_items
 
 
-def resolve_source(config: BoardConfig, source: str) -> Playable:
-    """A bulletin id held by the board, a bulletin `.toml`, or a `.txt` or image file."""
+def resolve_source(config: BoardConfig, source: str, work: Path | None = None) -> Playable:
+    """A bulletin id held by the board, a bulletin `.toml`, or a `.txt`, image, video or sound file.
+
+    An image is judged as the drop folder judges it (a HEIC, GIF, BMP or TIFF converted) on a copy in `work`;
+    a video or sound file by its streams (an iPhone .MOV, a .wav).
+    """
     path = Path(source)
     if path.suffix.lower() == ".toml":
         return _from_toml(path)
@@ -40,12 +50,28 @@ def resolve_source(config: BoardConfig, source: str) -> Playable:
         title, body = read_notice(path)
         data = {"id": "local", "kind": "text", "title": title, "body": body}
         return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)))
+    kinds = kind_of(path.name)
+    if kinds is not None and kinds[0] is Kind.IMAGE and work is not None and path.is_file():
+        copy = work / f"picture{path.suffix.lower()}"
+        shutil.copyfile(path, copy)
+        taken = take_image(copy)
+        if taken is None:
+            raise MediaError(f"{path}: named {path.suffix}, but the bytes are no image")
+        media_type, sha256, size = taken
+        media = {"sha256": sha256, "bytes": size, "type": media_type}
+        data = {"id": "local", "kind": Kind.IMAGE.value, "title": path.stem, "media": media}
+        return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)), copy.resolve())
+    if kinds is not None and kinds[0] in (Kind.VIDEO, Kind.AUDIO) and path.is_file():
+        found = judge(path)
+        media = {**describe_bytes(path), "type": found.media_type}
+        data = {"id": "local", "kind": MEDIA_TYPES[found.media_type].value, "title": found.title or path.stem, "media": media}
+        return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)), path.resolve(), found.seconds)
     if path.suffix.lower() in EXTENSION_TYPES:
         media = describe_media(path)
         data = {"id": "local", "kind": MEDIA_TYPES[media["type"]].value, "title": path.stem, "media": media}
         return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)), path.resolve())
     if path.exists():
-        raise SignageError(f"{path}: cannot render this kind of file (expected .toml, .txt, .jpg, .png, .webp)")
+        raise SignageError(f"{path}: cannot render this kind of file (expected .toml, .txt, or a file the drop folder takes)")
     for playable in load_content(config):
         if playable.bulletin.id == source:
             return playable
@@ -91,8 +117,23 @@ def _stopped_by_signals() -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
+def describe_bytes(path: Path) -> dict[str, object]:
+    """The SHA-256 and size of a local file, for a `media` object whose type is judged elsewhere."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
 def render_frame(config: BoardConfig, source: str, out: Path, *, size: tuple[int, int], at: datetime) -> None:
-    playable = resolve_source(config, source)
+    with tempfile.TemporaryDirectory(prefix="signage-render-") as work:
+        _render_frame(config, resolve_source(config, source, Path(work)), out, size=size, at=at)
+
+
+def _render_frame(config: BoardConfig, playable: Playable, out: Path, *, size: tuple[int, int], at: datetime) -> None:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # SDL leaves SIGTERM and SIGINT alone: they are ours
     pygame.display.init()
