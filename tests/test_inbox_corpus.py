@@ -262,3 +262,26 @@ def test_signage_render_shows_an_iphone_mov_and_a_wav(config: BoardConfig, tmp_p
     assert _has_colour(_rendered(config, tmp_path / "IMG_0412.MOV", tmp_path / "mov.png"), (255, 0, 0), 60)
     _rendered(config, tmp_path / "loa.wav", tmp_path / "wav.png")
     assert (tmp_path / "wav.png").stat().st_size > 0
+
+
+@needs_libreoffice
+def test_signage_render_shows_an_official_docx_as_text_and_one_with_a_ruled_table_as_its_pages(config: BoardConfig, tmp_path: Path) -> None:
+    from signage.render.single import resolve_source
+
+    notice = word_file(
+        tmp_path / "tb45.docx", HEADER, p("THÔNG BÁO"), p("Về việc tổ chức tiêm chủng cho trẻ em"), p("Sáng thứ Bảy."), SIGNATURE
+    )
+    ruled = word_file(
+        tmp_path / "Lich truc.docx",
+        HEADER,
+        p("KẾ HOẠCH"),
+        p("Trực phòng chống lụt bão"),
+        table([["Ngày", "Người trực"]], ruled=True),
+        SIGNATURE,
+    )
+    text = resolve_source(config, str(notice), tmp_path)
+    assert text.bulletin.kind is Kind.TEXT and text.bulletin.title == "Thông báo về việc tổ chức tiêm chủng cho trẻ em"
+    pages = resolve_source(config, str(ruled), tmp_path)
+    assert pages.bulletin.kind is Kind.PDF and pages.media_path is not None and pages.media_path.read_bytes()[:5] == b"%PDF-"
+    frame = _rendered(config, ruled, tmp_path / "ruled.png")
+    assert frame.size == (640, 360)

@@ -18,10 +18,12 @@ import pygame
 
 from signage.config import BoardConfig
 from signage.content import load_content
-from signage.errors import BulletinError, MediaError, SignageError
+from signage.errors import BulletinError, MediaError, NeedsPages, SignageError
 from signage.inbox.rules import kind_of
 from signage.limits import parse_problem
+from signage.media.docxfile import read_docx
 from signage.media.images import take_image
+from signage.media.office import to_pdf
 from signage.media.probe import judge
 from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
@@ -49,6 +51,18 @@ def resolve_source(config: BoardConfig, source: str, work: Path | None = None) -
     if path.suffix.lower() == ".txt":
         title, body = read_notice(path)
         data = {"id": "local", "kind": "text", "title": title, "body": body}
+        return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)))
+    if path.suffix.lower() == ".docx" and work is not None and path.is_file():
+        try:
+            title, body = read_docx(path)
+        except NeedsPages as pages_needed:  # a ruled table or a picture: LibreOffice's pages of it, as the drop folder shows it
+            pdf = work / "pages.pdf"
+            shutil.copyfile(to_pdf(path, work / "converted"), pdf)
+            media = {**describe_bytes(pdf), "type": "application/pdf"}
+            title = getattr(pages_needed, "title", None) or path.stem
+            data = {"id": "local", "kind": Kind.PDF.value, "title": title, "media": media}
+            return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)), pdf.resolve())
+        data = {"id": "local", "kind": Kind.TEXT.value, "title": title, "body": body}
         return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)))
     kinds = kind_of(path.name)
     if kinds is not None and kinds[0] is Kind.IMAGE and work is not None and path.is_file():
