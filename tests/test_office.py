@@ -269,7 +269,10 @@ def test_signage_render_shows_a_slide_deck_as_the_board_would(office_files: dict
     if shutil.which("tesseract") is not None:
         read = subprocess.run(["tesseract", str(out), "-", "-l", "vie"], capture_output=True, text=True, check=True, timeout=120).stdout
         words = " ".join(unicodedata.normalize("NFC", read).upper().split())
-        assert "THÔNG BÁO TIÊM CHỦNG" in words and "TRẠM Y TẾ XÃ" in words, words
+        # The page is shown whole with its title beside it (LỊCH TIÊM, the file's name): smaller type, and tesseract may
+        # read one accent of the slide's heading wrong (TIÊM as TIỀM); the heading's first words and the body read right.
+        assert "LỊCH TIÊM" in words and "THÔNG BÁO" in words, words
+        assert "TRẠM Y TẾ XÃ" in words and "TỔ CHỨC TIÊM CHỦNG" in words, words
 
 
 @needs_libreoffice
