@@ -54,7 +54,13 @@ class OverLimit(MediaError):
 
 
 class NeedsPages(MediaError):
-    """The file should be shown as its pages (converted to PDF): its tables or pictures do not fit a text slide."""
+    """The file should be shown as its pages (converted to PDF): its tables or pictures do not fit a text slide.
+
+    `title`: the notice's own title when the reader found one (Thông báo về việc …), for the pages' bulletin."""
+
+    def __init__(self, message: str, *, title: str | None = None) -> None:
+        super().__init__(message)
+        self.title = title
 
 
 class StoreError(SignageError):

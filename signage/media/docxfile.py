@@ -541,7 +541,7 @@ def decode_docx(raw: bytes, origin: str, *, budget: Budget | None = None) -> tup
     title, body_blocks = _notice(blocks)
     shows_badly = next((block.shows_badly for block in body_blocks if block.shows_badly), None)
     if shows_badly is not None:
-        raise NeedsPages(f"{origin}: its body holds {shows_badly}, which a text slide cannot show faithfully")
+        raise NeedsPages(f"{origin}: its body holds {shows_badly}, which a text slide cannot show faithfully", title=title or None)
     body = "\n\n".join(block.text for block in body_blocks if block.text)
     problem = too_long(title, body or title)
     if problem is not None:
