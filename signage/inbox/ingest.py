@@ -44,7 +44,7 @@ from signage.inbox.rules import (
 from signage.inbox.sidecar import SIDECAR_MAX_BYTES, decode_settings, expiry_problem, is_settings_name, parse_settings, settings_names
 from signage.media.docxfile import read_docx
 from signage.media.images import take_image
-from signage.media.office import is_office, replace_with_pdf
+from signage.media.office import is_office, read_office_notice, reads_as_notice, replace_with_pdf
 from signage.media.probe import judge, probe
 from signage.media.sniff import sniff_file
 from signage.media.textfile import read_notice
@@ -457,9 +457,14 @@ class Inbox:
         try:
             if name.lower().endswith(".txt"):
                 data["title"], data["body"] = read_notice(staged)
-            elif name.lower().endswith(".docx"):
+            elif name.lower().endswith(".docx") or reads_as_notice(name):
                 try:
-                    data["title"], data["body"] = read_docx(staged)
+                    if reads_as_notice(name):  # a .doc, .odt or .rtf: LibreOffice's .docx of it, read as a .docx is
+                        data["title"], data["body"] = read_office_notice(staged, converted, name=leaf)
+                        kind, media_type = Kind.TEXT, None
+                        data["kind"] = kind.value
+                    else:
+                        data["title"], data["body"] = read_docx(staged)
                 except NeedsPages as pages_needed:
                     # A ruled table or a picture: LibreOffice's pages of it, faithfully, titled by the notice if the reader could tell.
                     kind, media_type = Kind.PDF, "application/pdf"

@@ -1,4 +1,5 @@
-"""Office files (.doc, .odt, .rtf, slides, sheets) turned into PDF by LibreOffice, once per content, off the render loop."""
+"""Office files turned by LibreOffice, once per content, off the render loop: slides and sheets into PDF, and
+.doc, .odt and .rtf notices into .docx for the board's own reader (PDF pages when it cannot read them as text)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import tempfile
 from pathlib import Path
 
 from signage.errors import MediaError
+from signage.media.docxfile import decode_docx
 from signage.text import printable
 
 # What LibreOffice turns into pages; .docx stays the board's own reader (signage/media/docxfile.py).
 OFFICE_SUFFIXES = frozenset({".doc", ".odt", ".rtf", ".pptx", ".ppt", ".odp", ".xlsx", ".ods"})
+# Word processor files read like a .docx notice: LibreOffice's .docx of them keeps each run's font name, so
+# text typed in `.VnTime`/`VNI-Times` is converted by the reader as in a .docx.
+NOTICE_SUFFIXES = frozenset({".doc", ".odt", ".rtf"})
 CONVERT_SECONDS = 60.0  # a document that takes longer is set aside: it would hold the drop folder's job
 CONVERT_MEMORY_BYTES = 2 * 1024**3  # the converter's address space: a hostile file must not take the board's memory
 CHUNK_BYTES = 1 << 20
@@ -46,10 +51,15 @@ NOT_OFFICE = "nội dung không phải tệp văn phòng (Word, PowerPoint, Exce
 NO_CONVERTER = "máy chưa cài LibreOffice (soffice) để chuyển tệp văn phòng"
 TIMED_OUT = f"LibreOffice chuyển tệp quá {CONVERT_SECONDS:.0f} giây: bỏ qua"
 NO_PAGES = "LibreOffice không chuyển được tệp sang PDF (tệp hỏng hoặc không đọc được)"
+NO_DOCX = "LibreOffice không chuyển được tệp sang Word (tệp hỏng hoặc không đọc được)"
 
 
 def is_office(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in OFFICE_SUFFIXES
+
+
+def reads_as_notice(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in NOTICE_SUFFIXES
 
 
 def import_filter(head: bytes, suffix: str) -> str | None:
@@ -79,6 +89,27 @@ def to_pdf(path: Path, cache_dir: Path, *, name: str | None = None, timeout_seco
     out of time; a file LibreOffice could not turn into pages is remembered (`<sha256>.failed`) and
     refused again at once.
     """
+    return _converted(path, cache_dir, ("pdf", "pdf", ""), name, timeout_seconds)
+
+
+def to_docx(path: Path, cache_dir: Path, *, name: str | None = None, timeout_seconds: float = CONVERT_SECONDS) -> Path:
+    """`path` (a .doc, .odt or .rtf) as a Word 2007 document, `<cache_dir>/<sha256 of its bytes>.docx`: as `to_pdf`,
+    with the same limits, import filter and cache; a file LibreOffice could not read is remembered (`<sha256>.docx.failed`)."""
+    return _converted(path, cache_dir, ("docx", "docx:MS Word 2007 XML", ".docx"), name, timeout_seconds)
+
+
+def read_office_notice(path: Path, cache_dir: Path, *, name: str | None = None) -> tuple[str, str]:
+    """(title, body) of a .doc, .odt or .rtf notice, read by the board's .docx reader from LibreOffice's .docx of it.
+
+    Raises NeedsPages (with the notice's title when found) when it should be shown as its pages, MediaError
+    naming the file when LibreOffice cannot read it or the reader refuses it."""
+    shown = printable(name or path.name)
+    return decode_docx(to_docx(path, cache_dir, name=name).read_bytes(), shown)
+
+
+def _converted(path: Path, cache_dir: Path, target: tuple[str, str, str], name: str | None, timeout_seconds: float) -> Path:
+    """`target`: (the result's extension, soffice's --convert-to, the failure marker's infix)."""
+    extension, convert_to, infix = target
     shown = Path(name or path.name)
     suffix = path.suffix.lower()
     try:
@@ -88,12 +119,12 @@ def to_pdf(path: Path, cache_dir: Path, *, name: str | None = None, timeout_seco
     infilter = import_filter(head, suffix)
     if infilter is None:
         raise _fail(shown, NOT_OFFICE)
-    result = cache_dir / f"{sha256}.pdf"
-    failed = cache_dir / f"{sha256}.failed"
+    result = cache_dir / f"{sha256}.{extension}"
+    failed = cache_dir / f"{sha256}{infix}.failed"
     if result.is_file():
         return result
     if failed.is_file():
-        raise _fail(shown, failed.read_text(encoding="utf-8", errors="replace").strip() or NO_PAGES)
+        raise _fail(shown, failed.read_text(encoding="utf-8", errors="replace").strip() or _no_result(result))
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise _fail(shown, NO_CONVERTER)
@@ -107,14 +138,22 @@ def to_pdf(path: Path, cache_dir: Path, *, name: str | None = None, timeout_seco
         if result.is_file():
             return result
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".work-") as work:
-            return _convert(path, Path(work), [soffice, f"--infilter={infilter}"], cache_dir, (result, failed), shown, timeout_seconds)
+            launch = [soffice, f"--infilter={infilter}"]
+            return _convert(path, Path(work), (launch, convert_to), cache_dir, (result, failed), shown, timeout_seconds)
     finally:
         os.close(lock)
 
 
 def _convert(
-    path: Path, work: Path, launch: list[str], cache_dir: Path, targets: tuple[Path, Path], shown: Path, timeout_seconds: float
+    path: Path,
+    work: Path,
+    how: tuple[list[str], str],
+    cache_dir: Path,
+    targets: tuple[Path, Path],
+    shown: Path,
+    timeout_seconds: float,
 ) -> Path:
+    launch, convert_to = how
     result, failed = targets
     source = work / f"document{path.suffix.lower()}"  # LibreOffice names its output after its input
     shutil.copyfile(path, source)
@@ -128,7 +167,7 @@ def _convert(
         "--nodefault",
         f"-env:UserInstallation={profile.resolve().as_uri()}",
         "--convert-to",
-        "pdf",
+        convert_to,
         "--outdir",
         str(outdir),
         str(source),
@@ -154,15 +193,20 @@ def _convert(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # nothing of it outlives the conversion
-    made = outdir / "document.pdf"
-    if not made.is_file() or made.stat().st_size == 0 or made.read_bytes()[:5] != b"%PDF-":
+    made = outdir / f"document{result.suffix}"
+    magic = b"%PDF-" if result.suffix == ".pdf" else ZIP
+    if not made.is_file() or made.stat().st_size == 0 or not made.read_bytes().startswith(magic):
         last = next((line for line in reversed(output.decode("utf-8", "replace").splitlines()) if line.strip()), "")
-        reason = f"{NO_PAGES}: {printable(last)[:200]}" if last else NO_PAGES
+        reason = f"{_no_result(result)}: {printable(last)[:200]}" if last else _no_result(result)
         if process.returncode is not None and process.returncode >= 0:  # LibreOffice ran and judged the file
             _write_atomically(failed, reason.encode("utf-8"))
         raise _fail(shown, reason)
     _write_atomically(result, made.read_bytes())
     return result
+
+
+def _no_result(result: Path) -> str:
+    return NO_PAGES if result.suffix == ".pdf" else NO_DOCX
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -23,7 +23,7 @@ from signage.inbox.rules import kind_of
 from signage.limits import parse_problem
 from signage.media.docxfile import read_docx
 from signage.media.images import take_image
-from signage.media.office import to_pdf
+from signage.media.office import read_office_notice, reads_as_notice, to_pdf
 from signage.media.probe import judge
 from signage.media.sniff import EXTENSION_TYPES
 from signage.media.textfile import read_notice
@@ -52,9 +52,9 @@ def resolve_source(config: BoardConfig, source: str, work: Path | None = None) -
         title, body = read_notice(path)
         data = {"id": "local", "kind": "text", "title": title, "body": body}
         return Playable(parse_bulletin(data, BulletinInput(str(path), Source.INBOX)))
-    if path.suffix.lower() == ".docx" and work is not None and path.is_file():
-        try:
-            title, body = read_docx(path)
+    if (path.suffix.lower() == ".docx" or reads_as_notice(path.name)) and work is not None and path.is_file():
+        try:  # a .doc, .odt or .rtf read from LibreOffice's .docx of it
+            title, body = read_office_notice(path, work / "converted") if reads_as_notice(path.name) else read_docx(path)
         except NeedsPages as pages_needed:  # a ruled table or a picture: LibreOffice's pages of it, as the drop folder shows it
             pdf = work / "pages.pdf"
             shutil.copyfile(to_pdf(path, work / "converted"), pdf)
