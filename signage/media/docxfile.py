@@ -478,7 +478,8 @@ def _notice(blocks: list[_Block]) -> tuple[str, list[_Block]]:
     title = typed.capitalize() if found is not None and not found.group(2) else typed
     start = kind + 1
     following = next((index for index in range(start, len(blocks)) if blocks[index].text), None)
-    if following is not None and _subject(blocks[following]):
+    # A type line that carries its own subject ("THÔNG BÁO TIÊM CHỦNG") is the whole title: the next paragraph is the body.
+    if following is not None and _subject(blocks[following]) and (found is None or not found.group(2)):
         title = f"{title} {_lower_first(_flat(blocks[following].text))}"
         start = following + 1
     end = next((index for index in range(start, len(blocks)) if blocks[index].text and _ends_body(blocks[index].text)), len(blocks))
