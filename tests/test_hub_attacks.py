@@ -677,7 +677,8 @@ def test_stalled_uploads_cannot_hold_more_than_the_hubs_body_budget(tmp_path: Pa
         time.sleep(0.3)
         again = raw_connection(hub.url, "127.0.0.4")  # the budget is given back when an upload ends
         again.sendall(b"POST /report/screenshot HTTP/1.1\r\nHost: hub\r\nContent-Length: 600000\r\n\r\n" + b"A" * 600_000)
-        assert closed_within(again, 5).startswith(b"HTTP/1.1 400")
+        # Answered (not 503: the budget came back); the hub may keep the connection for its 5 s keep-alive after it.
+        assert closed_within(again, 30).startswith(b"HTTP/1.1 400")
 
 
 def test_megabytes_of_junk_json_do_not_hold_up_the_other_requests(hub: Hub) -> None:
